@@ -1,0 +1,453 @@
+/*  broker.c - the broker actor: its loop, group commit and outbox.
+
+    One thread does everything, in turns: read a burst of messages, handle
+    each inside one LMDB write transaction, run the timed work (worker
+    liveness, lease expiry, timers, window ends, dispatch), write the wave
+    counts back, commit once, and only then send what the turn produced.
+    That is the group commit: many operations share one fsync, and nothing
+    (reply, acknowledgement or lease) leaves before it is durable.  If the
+    commit fails, every reply of the turn becomes an error, the leases of the
+    turn are not sent, and the in-memory views are rebuilt from the store.
+
+    Malamute-style: the broker is a CZMQ actor; main.c and the tests start
+    it, read its port back on the pipe and send $TERM to stop it.        */
+
+#include "broker.h"
+#include <stdarg.h>
+
+#define BURST 512               //  messages handled per turn at most
+#define TICK_MS 100             //  timer / expiry pass interval
+
+typedef struct {
+    zframe_t *routing;          //  to whom
+    zframe_t *body;             //  packed envelope
+    uint64_t request_id;        //  for the error that replaces a reply
+    bool reply;                 //  true: reply to a request; false: delivery
+} outbox_item_t;
+
+static void
+s_outbox_item_destroy (void **item_p)
+{
+    outbox_item_t *item = *item_p;
+    if (item) {
+        zframe_destroy (&item->routing);
+        zframe_destroy (&item->body);
+        free (item);
+        *item_p = NULL;
+    }
+}
+
+static void
+s_outbox_add (broker_t *self, zframe_t *routing, Wob__Envelope *env, bool reply)
+{
+    outbox_item_t *item = calloc (1, sizeof (outbox_item_t));
+    item->routing = zframe_dup (routing);
+    item->body = wob_msg_pack (env);
+    item->request_id = env->request_id;
+    item->reply = reply;
+    wob_msg_free (&env);
+    zlistx_add_end (self->outbox, item);
+}
+
+void
+broker_reply (broker_t *self, Wob__Envelope *reply)
+{
+    s_outbox_add (self, self->sender, reply, true);
+}
+
+static char s_group_error [WOB_ERRLEN];     //  why the turn must roll back
+
+void
+broker_error (broker_t *self, int code, const char *fmt, ...)
+{
+    char message [WOB_ERRLEN];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (message, sizeof (message), fmt, ap);
+    va_end (ap);
+    if (code == WOB__ERROR_CODE__ERR_STORE && !*s_group_error)
+        snprintf (s_group_error, sizeof (s_group_error), "%s", message);
+    zsys_debug ("refused request %" PRIu64 ": %s", self->request_id, message);
+    broker_reply (self, wob_msg_new_error (self->request_id, code, "%s", message));
+}
+
+void
+broker_deliver (broker_t *self, zframe_t *routing, Wob__Envelope *msg)
+{
+    s_outbox_add (self, routing, msg, false);
+}
+
+static void
+s_wave_destroy (void **item_p)
+{
+    wave_t *wave = *item_p;
+    if (wave) {
+        wob__wave__free_unpacked (wave->wave, NULL);
+        free (wave);
+        *item_p = NULL;
+    }
+}
+
+wave_t *
+broker_wave (broker_t *self, const char *wave_id)
+{
+    return zhashx_lookup (self->waves, wave_id);
+}
+
+wave_t *
+broker_wave_by_seq (broker_t *self, uint32_t seq)
+{
+    char key [16];
+    snprintf (key, sizeof (key), "%u", seq);
+    return zhashx_lookup (self->waves_by_seq, key);
+}
+
+wave_t *
+broker_wave_add (broker_t *self, Wob__Wave *w)
+{
+    char err [WOB_ERRLEN];
+    wave_t *wave = calloc (1, sizeof (wave_t));
+    wave->wave = w;
+    store_stats_get (self->store, w->seq, &wave->stats, err);
+    //  Assume every queue run may hold orders until a look says otherwise.
+    for (int c = 0; c < BROKER_MAX_CHANNELS; c++)
+        wave->may_have_queued [c] = true;
+    zhashx_update (self->waves, w->id, wave);
+    char key [16];
+    snprintf (key, sizeof (key), "%u", w->seq);
+    zhashx_update (self->waves_by_seq, key, wave);
+    return wave;
+}
+
+channel_t *
+broker_channel (broker_t *self, const char *name)
+{
+    if (!name || !*name)
+        return NULL;
+    for (int c = 1; c < BROKER_MAX_CHANNELS; c++)
+        if (self->channels [c].name && streq (self->channels [c].name, name))
+            return &self->channels [c];
+    return NULL;
+}
+
+const char *
+broker_channel_list (broker_t *self)
+{
+    static char list [256];
+    list [0] = 0;
+    for (int c = 1; c < BROKER_MAX_CHANNELS; c++)
+        if (self->channels [c].name) {
+            if (*list)
+                strncat (list, ", ", sizeof (list) - strlen (list) - 1);
+            strncat (list, self->channels [c].name, sizeof (list) - strlen (list) - 1);
+        }
+    return list;
+}
+
+uint32_t
+broker_random (broker_t *self)
+{
+    //  xorshift64*: jitter only, not security.
+    self->rng ^= self->rng >> 12;
+    self->rng ^= self->rng << 25;
+    self->rng ^= self->rng >> 27;
+    return (uint32_t) ((self->rng * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+static int
+s_load_wave (void *arg, Wob__Wave *wave)
+{
+    broker_wave_add ((broker_t *) arg, wave);
+    return 0;
+}
+
+//  (Re)builds the in-memory views from the store.
+static int
+s_load (broker_t *self, char *err)
+{
+    zhashx_purge (self->waves_by_seq);
+    zhashx_purge (self->waves);
+    int rc = store_begin (self->store, err);
+    if (rc)
+        return rc;
+    rc = store_wave_each (self->store, s_load_wave, self, err);
+    if (!rc)
+        rc = leases_load (self, err);
+    store_abort (self->store);
+    workers_recount (self);
+    return rc;
+}
+
+static int
+s_setup (broker_t *self, broker_config_t *config, char *err)
+{
+    self->config = *config;
+    store_config_t sc = { config->data_dir, config->map_size, config->nosync };
+    self->store = store_new (&sc, err);
+    if (!self->store)
+        return WOB_ERR_STORE;
+    self->waves = zhashx_new ();
+    zhashx_set_destructor (self->waves, s_wave_destroy);
+    self->waves_by_seq = zhashx_new ();
+    self->workers = workers_new ();
+    self->leases = leases_new ();
+    self->outbox = zlistx_new ();
+    zlistx_set_destructor (self->outbox, s_outbox_item_destroy);
+    self->rng = (uint64_t) wob_now_ms () ^ ((uint64_t) getpid () << 32) ^ 0x9E3779B97F4A7C15ULL;
+    self->now = self->started = wob_now_ms ();
+
+    //  Channels: ids are the store's, so queue keys stay valid across restarts.
+    const char *names [] = { "sms", "call", "visit" };
+    const uint32_t leases_ms [] = { 5 * 60 * 1000, 30 * 60 * 1000, 3 * 24 * 3600 * 1000 };
+    if ((err [0] = 0, store_begin (self->store, err)))
+        return WOB_ERR_STORE;
+    for (int i = 0; i < 3; i++) {
+        uint8_t id;
+        if (store_channel_id (self->store, names [i], true, &id, err)) {
+            store_abort (self->store);
+            return WOB_ERR_STORE;
+        }
+        channel_t *channel = &self->channels [id];
+        channel->name = strdup (names [i]);
+        channel->id = id;
+        channel->lease_ms = config->lease_ms? config->lease_ms: leases_ms [i];
+        channel->max_attempts = config->max_attempts? config->max_attempts: 3;
+        channel->backoff_ms = config->backoff_ms? config->backoff_ms: 30 * 1000;
+        channel->backoff_max_ms = channel->backoff_ms * 32;
+    }
+    if (store_commit (self->store, err))
+        return WOB_ERR_STORE;
+
+    self->router = zsock_new (ZMQ_ROUTER);
+    zsock_set_maxmsgsize (self->router, (int64_t) config->max_message * 4);
+    zsock_set_sndhwm (self->router, 100000);
+    zsock_set_rcvhwm (self->router, 100000);
+    self->port = zsock_bind (self->router, "%s", config->endpoint);
+    if (self->port < 0)
+        return wob_fail (err, WOB_ERR_IO, "cannot bind %s: %s", config->endpoint,
+                         zmq_strerror (zmq_errno ()));
+    return s_load (self, err);
+}
+
+static void
+s_teardown (broker_t *self)
+{
+    zsock_destroy (&self->router);
+    zlistx_destroy (&self->outbox);
+    leases_destroy (&self->leases);
+    workers_destroy (&self->workers);
+    zhashx_destroy (&self->waves_by_seq);
+    zhashx_destroy (&self->waves);
+    store_destroy (&self->store);
+    for (int c = 0; c < BROKER_MAX_CHANNELS; c++)
+        free (self->channels [c].name);
+}
+
+//  Handles one message from a client or worker.
+static void
+s_handle (broker_t *self, zmsg_t *msg)
+{
+    zframe_t *routing = zmsg_pop (msg);
+    zframe_destroy (&self->sender);
+    self->sender = routing;
+    self->request_id = 0;
+    if (!routing)
+        return;
+    //  Hex of the routing id (ZeroMQ ids are at most 255 bytes)
+    size_t size = zframe_size (routing);
+    const uint8_t *id = zframe_data (routing);
+    for (size_t i = 0; i < size && i < 255; i++)
+        sprintf (self->sender_key + 2 * i, "%02X", id [i]);
+    self->sender_key [2 * (size < 255? size: 255)] = 0;
+    if (zmsg_size (msg) != 1) {
+        broker_error (self, WOB__ERROR_CODE__ERR_DECODE, "expected one frame holding one "
+                      "envelope, got %zu frames", zmsg_size (msg));
+        return;
+    }
+    zframe_t *frame = zmsg_first (msg);
+    int code;
+    char err [WOB_ERRLEN];
+    Wob__Envelope *env = wob_msg_decode (zframe_data (frame), zframe_size (frame),
+                                         self->config.max_message, &code, err);
+    if (!env) {
+        zsys_warning ("bad message from peer %s: %s", self->sender_key, err);
+        broker_error (self, code, "%s", err);
+        return;
+    }
+    self->request_id = env->request_id;
+    worker_t *worker = workers_session_peek (self);
+    if (worker)
+        workers_seen (self, worker);
+    switch (env->body_case) {
+        case WOB__ENVELOPE__BODY_SUBMIT_BEGIN:  intake_begin (self, env->submit_begin); break;
+        case WOB__ENVELOPE__BODY_SUBMIT_CHUNK:  intake_chunk (self, env->submit_chunk); break;
+        case WOB__ENVELOPE__BODY_SUBMIT_COMMIT: intake_commit (self, env->submit_commit); break;
+        case WOB__ENVELOPE__BODY_STATUS_QUERY:  query_status (self, env->status_query); break;
+        case WOB__ENVELOPE__BODY_WORKERS_QUERY: workers_list (self, env->workers_query); break;
+        case WOB__ENVELOPE__BODY_HELLO:         workers_hello (self, env->hello); break;
+        case WOB__ENVELOPE__BODY_HEARTBEAT:
+            if (!worker)
+                workers_session (self);             //  error: hello first
+            break;
+        case WOB__ENVELOPE__BODY_OUTCOME_REPORT:
+            if ((worker = workers_session (self)))
+                leases_outcome (self, worker, env->outcome_report);
+            break;
+        case WOB__ENVELOPE__BODY_EXTEND_LEASE:
+            if ((worker = workers_session (self)))
+                leases_extend (self, worker, env->extend_lease);
+            break;
+        case WOB__ENVELOPE__BODY_BYE:
+            if (worker)
+                workers_bye (self, worker);
+            break;
+        default:
+            broker_error (self, WOB__ERROR_CODE__ERR_UNKNOWN, "command %d is not a request "
+                          "the broker accepts", env->body_case);
+    }
+    wob_msg_free (&env);
+}
+
+//  Writes back the wave counts changed in this turn.
+static int
+s_flush_stats (broker_t *self, char *err)
+{
+    for (wave_t *wave = zhashx_first (self->waves); wave; wave = zhashx_next (self->waves))
+        if (wave->stats_dirty) {
+            if (store_stats_put (self->store, wave->wave->seq, &wave->stats, err))
+                return WOB_ERR_STORE;
+            wave->stats_dirty = false;
+        }
+    return 0;
+}
+
+//  Sends what the turn produced; on failure replaces replies by errors.
+static void
+s_outbox_send (broker_t *self, const char *failure)
+{
+    for (outbox_item_t *item = zlistx_first (self->outbox); item;
+         item = zlistx_next (self->outbox)) {
+        if (failure) {
+            if (!item->reply)
+                continue;       //  a lease that was never recorded
+            Wob__Envelope *error = wob_msg_new_error (item->request_id,
+                WOB__ERROR_CODE__ERR_STORE, "not recorded: %s", failure);
+            zframe_destroy (&item->body);
+            item->body = wob_msg_pack (error);
+            wob_msg_free (&error);
+        }
+        zframe_send (&item->routing, self->router, ZFRAME_MORE);
+        zframe_send (&item->body, self->router, 0);
+    }
+    zlistx_purge (self->outbox);
+}
+
+//  One turn: a burst of messages, timed work, one commit, then the sends.
+//  Returns true when more work is ready right away.
+static bool
+s_turn (broker_t *self)
+{
+    char err [WOB_ERRLEN] = "";
+    s_group_error [0] = 0;
+    self->now = wob_now_ms ();
+    if (store_begin (self->store, err)) {
+        zsys_error ("%s", err);
+        zclock_sleep (100);     //  cannot even read: do not spin
+        return false;
+    }
+    for (int i = 0; i < BURST; i++) {
+        zmsg_t *msg = NULL;
+        if (zsock_events (self->router) & ZMQ_POLLIN)
+            msg = zmsg_recv (self->router);
+        if (!msg)
+            break;
+        s_handle (self, msg);
+        zmsg_destroy (&msg);
+        if (*s_group_error)
+            break;              //  the transaction is spoilt: end the turn
+    }
+    bool more = false;
+    if (!*s_group_error && self->now >= self->next_tick) {
+        self->next_tick = self->now + TICK_MS;
+        int rc = workers_tick (self, err);
+        if (!rc)
+            rc = leases_expire (self, err);
+        if (!rc)
+            rc = dispatch_timers (self, err);
+        if (rc == 1) {
+            more = true;
+            self->next_tick = self->now;
+            rc = 0;
+        }
+        if (!rc)
+            rc = intake_sweep (self, err);
+        if (rc)
+            snprintf (s_group_error, sizeof (s_group_error), "%s", err);
+    }
+    if (!*s_group_error) {
+        int rc = dispatch_run (self, err);
+        if (rc == 1)
+            more = true;
+        else
+        if (rc)
+            snprintf (s_group_error, sizeof (s_group_error), "%s", err);
+    }
+    if (!*s_group_error)
+        workers_flush (self);
+    if (!*s_group_error && s_flush_stats (self, err))
+        snprintf (s_group_error, sizeof (s_group_error), "%s", err);
+    if (!*s_group_error && store_commit (self->store, err))
+        snprintf (s_group_error, sizeof (s_group_error), "%s", err);
+    if (*s_group_error) {
+        zsys_error ("turn rolled back: %s", s_group_error);
+        store_abort (self->store);
+        s_outbox_send (self, s_group_error);
+        if (s_load (self, err))
+            zsys_error ("reloading after rollback: %s", err);
+        return false;
+    }
+    s_outbox_send (self, NULL);
+    return more;
+}
+
+void
+broker_actor (zsock_t *pipe, void *args)
+{
+    broker_t self_ = { 0 }, *self = &self_;
+    char err [WOB_ERRLEN] = "";
+    self->pipe = pipe;
+    zsock_signal (pipe, 0);         //  zactor_new waits for this
+    if (s_setup (self, (broker_config_t *) args, err)) {
+        zstr_send (pipe, err);
+        s_teardown (self);
+        return;
+    }
+    zstr_send (pipe, "READY");
+    zsys_info ("broker ready on %s (data %s, %zu waves, %zu leases)", self->config.endpoint,
+               self->config.data_dir, zhashx_size (self->waves), leases_count (self->leases));
+    zpoller_t *poller = zpoller_new (pipe, self->router, NULL);
+    bool more = true;
+    while (!self->terminated) {
+        int timeout = more? 0: TICK_MS;
+        void *which = zpoller_wait (poller, timeout);
+        if (which == pipe) {
+            zmsg_t *msg = zmsg_recv (pipe);
+            char *command = msg? zmsg_popstr (msg): NULL;
+            if (!command || streq (command, "$TERM"))
+                self->terminated = true;
+            else
+            if (streq (command, "PORT"))
+                zstr_sendf (pipe, "%d", self->port);
+            free (command);
+            zmsg_destroy (&msg);
+            continue;
+        }
+        if (zpoller_terminated (poller))
+            break;
+        more = s_turn (self);
+    }
+    zsys_info ("broker stopping: %zu leases stay recorded", leases_count (self->leases));
+    zpoller_destroy (&poller);
+    zframe_destroy (&self->sender);
+    s_teardown (self);
+}

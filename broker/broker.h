@@ -1,0 +1,212 @@
+/*  broker.h - the broker's shared state, seen by its modules only.
+
+    The broker is one actor (broker_actor) with one thread: a loop that reads
+    a burst of messages, lets the modules handle them inside one LMDB write
+    transaction, runs the timed work (dispatch, timers, lease and worker
+    expiry), commits once, and only then sends the replies and leases that
+    the group produced (broker_reply / broker_deliver put them in the outbox).
+
+    Modules and what each owns:
+      store.c      LMDB: every durable byte
+      lifecycle.c  the one place an order changes state (indexes, history,
+                   wave counts)
+      plan.c       which channel a target goes to (the wave's channel plan)
+      intake.c     submit begin / chunk / commit
+      dispatch.c   which queued order goes to which worker
+      leases.c     leases: grant, extend, expire, outcome reports
+      workers.c    worker sessions: hello, heartbeat, liveness, bye
+      query.c      status and workers queries (read only)              */
+
+#ifndef BROKER_H_INCLUDED
+#define BROKER_H_INCLUDED
+
+#include "wob.h"
+#include "store.h"
+
+#define BROKER_MAX_CHANNELS STORE_MAX_CHANNELS
+
+typedef struct {
+    char *name;                 //  "sms", "call", "visit", ...
+    uint8_t id;                 //  store's channel id
+    uint32_t lease_ms;          //  default lease
+    uint32_t max_attempts;      //  retryable failures before "failed"
+    uint32_t backoff_ms;        //  first retry delay, doubled per attempt
+    uint32_t backoff_max_ms;    //  cap on the retry delay
+} channel_t;
+
+typedef struct {
+    char *endpoint;             //  ZeroMQ endpoint to bind
+    char *data_dir;             //  LMDB data directory
+    size_t map_size;            //  LMDB map size (0 = default 64 GiB)
+    bool nosync;                //  benchmarks only
+    uint32_t heartbeat_ms;      //  heartbeat interval both ways
+    uint32_t worker_timeout_ms; //  silence after which a worker is lost
+    size_t max_message;         //  largest frame accepted
+    size_t max_chunk_targets;   //  largest submit chunk accepted
+    uint32_t dispatch_batch;    //  max leases granted per loop turn
+    uint32_t lease_ms;          //  lease for all channels (0 = per channel)
+    uint32_t max_attempts;      //  attempts per order (0 = 3)
+    uint32_t backoff_ms;        //  first retry delay (0 = 30 s)
+} broker_config_t;
+
+//  One wave in memory (all waves are: they are few, orders are not).
+typedef struct {
+    Wob__Wave *wave;            //  the stored record
+    store_stats_t stats;        //  running counts, written back at commit
+    bool stats_dirty;           //  stats changed in this group
+    bool may_have_queued [BROKER_MAX_CHANNELS];  //  queue run maybe non-empty
+    uint64_t sweep_after;       //  end-of-window sweep position (order id)
+} wave_t;
+
+typedef struct _workers_t workers_t;
+typedef struct _leases_t leases_t;
+typedef struct _broker_t broker_t;
+
+struct _broker_t {
+    broker_config_t config;     //  settings (owned)
+    channel_t channels [BROKER_MAX_CHANNELS];   //  by store channel id
+    store_t *store;             //  the LMDB store
+    zsock_t *pipe;              //  actor pipe
+    zsock_t *router;            //  clients and workers
+    int port;                   //  bound port for tcp://...:*
+    zhashx_t *waves;            //  wave id -> wave_t
+    zhashx_t *waves_by_seq;     //  "seq" -> wave_t (not owned)
+    workers_t *workers;         //  live worker sessions
+    leases_t *leases;           //  dispatched orders
+    zlistx_t *outbox;           //  frames to send after commit
+    zframe_t *sender;           //  routing id of the message in hand
+    char sender_key [520];      //  its hex form, a hash key
+    uint64_t request_id;        //  request id of the message in hand
+    int64_t now;                //  wall clock of this loop turn (ms)
+    int64_t started;            //  when the broker started (ms)
+    uint64_t rng;               //  jitter for back-off
+    bool terminated;            //  $TERM received
+    int64_t next_tick;          //  next timer / expiry pass
+};
+
+//  --- broker.c -----------------------------------------------------------
+//  Queues a reply to the sender of the message in hand (sent after commit;
+//  replaced by an error if the group fails).  Takes ownership of reply.
+void broker_reply (broker_t *self, Wob__Envelope *reply);
+//  Queues an error reply to the message in hand.
+void broker_error (broker_t *self, int code, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+//  Queues a message to a worker (dropped if the group fails).
+void broker_deliver (broker_t *self, zframe_t *routing, Wob__Envelope *msg);
+wave_t *broker_wave (broker_t *self, const char *wave_id);
+wave_t *broker_wave_by_seq (broker_t *self, uint32_t seq);
+//  Adds a wave loaded or created by intake (takes ownership of wave).
+wave_t *broker_wave_add (broker_t *self, Wob__Wave *wave);
+channel_t *broker_channel (broker_t *self, const char *name);
+//  Comma-separated configured channel names, for error messages.
+const char *broker_channel_list (broker_t *self);
+uint32_t broker_random (broker_t *self);
+
+//  Starts the broker as a CZMQ actor.  args is a broker_config_t *.
+//  Sends "READY" on the pipe when serving, or an error message and exits.
+//  On the pipe: "PORT" -> the bound port number; "$TERM" stops it.
+void broker_actor (zsock_t *pipe, void *args);
+
+//  --- lifecycle.c --------------------------------------------------------
+//  Stores a new order in state `to` (its first history entry says why).
+int lifecycle_create (broker_t *self, Wob__Order *order, Wob__State to,
+                      const char *actor, const char *reason, char *err);
+//  Moves an order to state `to`: updates its indexes (queue, timers, leases),
+//  wave counts and history, and writes it.  Set not_before_ms / worker /
+//  lease fields before calling.
+int lifecycle_move (broker_t *self, Wob__Order *order, Wob__State to,
+                    const char *actor, const char *reason, char *err);
+//  Appends a history entry without a state change (lease extended, ...).
+int lifecycle_note (broker_t *self, Wob__Order *order, const char *actor,
+                    const char *reason, char *err);
+//  Counts an outcome report in the wave's counts.
+void lifecycle_count_outcome (broker_t *self, Wob__Order *order, int outcome);
+bool lifecycle_is_final (int state);
+
+//  --- plan.c -------------------------------------------------------------
+//  Validates a wave's plan against the configured channels.
+int plan_check (broker_t *self, Wob__Wave *wave, char *err);
+//  Channel for a target (NULL if no step matches; *why says which step or
+//  why not).
+const char *plan_route (broker_t *self, Wob__Wave *wave, Wob__Target *target,
+                        char *why, size_t why_size);
+
+//  --- intake.c -----------------------------------------------------------
+void intake_begin (broker_t *self, Wob__SubmitBegin *msg);
+void intake_chunk (broker_t *self, Wob__SubmitChunk *msg);
+void intake_commit (broker_t *self, Wob__SubmitCommit *msg);
+//  Ends waves whose window has closed and expires their open orders, a
+//  bounded number per call.
+int intake_sweep (broker_t *self, char *err);
+
+//  --- dispatch.c ---------------------------------------------------------
+//  Leases queued orders to workers with credit; bounded per call.
+int dispatch_run (broker_t *self, char *err);
+//  Moves due deferred / retry orders back to the queue.
+int dispatch_timers (broker_t *self, char *err);
+
+//  --- leases.c -----------------------------------------------------------
+leases_t *leases_new (void);
+void leases_destroy (leases_t **self_p);
+//  Reloads the lease table from the store (start-up and after a failed group).
+int leases_load (broker_t *self, char *err);
+//  Leases order to worker (order must be queued): durable in this group.
+typedef struct _worker_t worker_t;
+int leases_grant (broker_t *self, worker_t *worker, Wob__Order *order, char *err);
+uint32_t leases_held_by (leases_t *self, const char *worker_name);
+//  Returns every lease of a worker to the queue (reason for the history).
+int leases_release_worker (broker_t *self, const char *worker_name,
+                           const char *reason, char *err);
+//  Returns a worker's leases except those in keep.
+int leases_release_unclaimed (broker_t *self, const char *worker_name,
+                              const uint64_t *keep, size_t n_keep,
+                              const char *reason, char *err);
+//  Returns expired leases to the queue.
+int leases_expire (broker_t *self, char *err);
+bool leases_holds (leases_t *self, uint64_t order_id, const char *worker_name);
+void leases_outcome (broker_t *self, worker_t *worker, Wob__OutcomeReport *msg);
+void leases_extend (broker_t *self, worker_t *worker, Wob__ExtendLease *msg);
+size_t leases_count (leases_t *self);
+
+//  --- workers.c ----------------------------------------------------------
+workers_t *workers_new (void);
+void workers_destroy (workers_t **self_p);
+//  The session of the message in hand, or NULL (then an error was queued).
+worker_t *workers_session (broker_t *self);
+//  The session of the message in hand, or NULL without complaint.
+worker_t *workers_session_peek (broker_t *self);
+void workers_hello (broker_t *self, Wob__Hello *msg);
+void workers_bye (broker_t *self, worker_t *worker);
+void workers_seen (broker_t *self, worker_t *worker);
+//  Drops silent workers (their leases go back) and heartbeats the rest.
+int workers_tick (broker_t *self, char *err);
+worker_t *workers_by_name (workers_t *self, const char *name);
+//  Workers of a channel (array valid until the next workers_* call).
+worker_t **workers_of_channel (workers_t *self, uint8_t channel, size_t *count_p);
+void workers_list (broker_t *self, Wob__WorkersQuery *msg);
+//  Recomputes outstanding counts from the lease table, drops unsent batches
+//  (after a failed group).
+void workers_recount (broker_t *self);
+//  Queues each worker's batch of new leases (before commit; sent after).
+void workers_flush (broker_t *self);
+
+//  What a worker session is; dispatch and leases read it.
+struct _worker_t {
+    char *name;                 //  stable identity from hello
+    uint8_t channel;            //  channel id
+    uint32_t capacity;          //  credit
+    uint32_t outstanding;       //  orders leased to it now
+    uint64_t done;              //  outcomes it reported in this session
+    zframe_t *routing;          //  ROUTER identity of its socket
+    char *routing_key;          //  hex of routing, hash key
+    int64_t connected_ms;       //  hello time
+    int64_t last_seen_ms;       //  last message
+    char **owns;                //  declared ranges / regions
+    size_t n_owns;
+    Wob__Leases *batch;         //  leases granted this turn, sent after commit
+};
+
+//  --- query.c ------------------------------------------------------------
+void query_status (broker_t *self, Wob__StatusQuery *msg);
+
+#endif

@@ -1,0 +1,361 @@
+/*  intake.c - a wave enters the broker: begin, chunks, commit.
+
+    A wave arrives as SubmitBegin (the descriptor), any number of
+    SubmitChunk (targets, in row order) and SubmitCommit.  Each chunk is
+    validated whole, routed through the channel plan and written as orders in
+    the group transaction; its reply (rows durable so far) leaves only after
+    the commit.  A client that lost its connection says SubmitBegin again and
+    is told where to resume, so a crash on either side loses nothing and
+    duplicates nothing.  Orders of a wave that is still loading sit in their
+    queue runs but are not dispatched until the commit opens the wave.
+
+    Also here: the end of a wave's window (intake_sweep).                 */
+
+#include "broker.h"
+
+static bool
+s_valid_wave_id (const char *id)
+{
+    size_t len = strlen (id);
+    if (len == 0 || len > 64)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum ((unsigned char) id [i]) && !strchr ("._-", id [i]))
+            return false;
+    return true;
+}
+
+static bool
+s_valid_msisdn (const char *msisdn)
+{
+    const char *p = *msisdn == '+'? msisdn + 1: msisdn;
+    size_t len = strlen (p);
+    if (len < 5 || len > 15)
+        return false;
+    for (; *p; p++)
+        if (!isdigit ((unsigned char) *p))
+            return false;
+    return true;
+}
+
+static bool
+s_utf8 (const char *s)
+{
+    return !s || wob_utf8_valid (s, strlen (s));
+}
+
+//  Names the first thing wrong with a target, or returns 0.
+static int
+s_check_target (Wob__Target *t, char *err)
+{
+    if (!*t->msisdn)
+        return wob_fail (err, WOB_ERR_INVALID, "row %u: field 'msisdn' is empty", t->row);
+    if (!s_valid_msisdn (t->msisdn))
+        return wob_fail (err, WOB_ERR_INVALID, "row %u: field 'msisdn' value '%.32s' is not "
+                         "a phone number (5-15 digits)", t->row, t->msisdn);
+    if (t->n_offers == 0 || !*t->offers [0])
+        return wob_fail (err, WOB_ERR_INVALID, "row %u: field 'offer' is empty", t->row);
+    const char *fields [] = { t->customer_id, t->name, t->province, t->city, t->district,
+                              t->grid, t->segment, t->lifecycle, t->preferred_channel };
+    const char *names [] = { "customer_id", "name", "province", "city", "district", "grid",
+                             "segment", "lifecycle", "preferred_channel" };
+    for (size_t i = 0; i < sizeof (fields) / sizeof (fields [0]); i++)
+        if (!s_utf8 (fields [i]))
+            return wob_fail (err, WOB_ERR_INVALID, "row %u: field '%s' is not valid UTF-8",
+                             t->row, names [i]);
+    for (size_t i = 0; i < t->n_offers; i++)
+        if (!s_utf8 (t->offers [i]))
+            return wob_fail (err, WOB_ERR_INVALID, "row %u: field 'offer' is not valid UTF-8",
+                             t->row);
+    for (size_t i = 0; i < t->n_extra; i++)
+        if (!s_utf8 (t->extra [i]->key) || !s_utf8 (t->extra [i]->value))
+            return wob_fail (err, WOB_ERR_INVALID, "row %u: extra field '%s' is not valid "
+                             "UTF-8", t->row, s_utf8 (t->extra [i]->key)? t->extra [i]->key: "?");
+    return 0;
+}
+
+static Wob__Envelope *
+s_envelope (broker_t *self)
+{
+    Wob__Envelope *env = calloc (1, sizeof (Wob__Envelope));
+    wob__envelope__init (env);
+    env->request_id = self->request_id;
+    return env;
+}
+
+void
+intake_begin (broker_t *self, Wob__SubmitBegin *msg)
+{
+    char err [WOB_ERRLEN];
+    Wob__Wave *in = msg->wave;
+    if (!in || !s_valid_wave_id (in->id)) {
+        broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "submit: wave id '%.64s' must be "
+                      "1-64 characters of A-Z a-z 0-9 . _ -", in? in->id: "");
+        return;
+    }
+    if (!*in->campaign) {
+        broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "submit: wave '%s' names no campaign",
+                      in->id);
+        return;
+    }
+    if (plan_check (self, in, err)) {
+        broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "submit: %s", err);
+        return;
+    }
+    if (in->end_ms && in->end_ms <= self->now) {
+        char when [32];
+        broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "submit: wave '%s' window already "
+                      "ended at %s", in->id, wob_format_time (in->end_ms, when, sizeof (when)));
+        return;
+    }
+    wave_t *known = broker_wave (self, in->id);
+    uint64_t next_row = 0;
+    if (known) {
+        Wob__Wave *wave = known->wave;
+        if (wave->state != WOB__WAVE_STATE__WAVE_LOADING || !streq (wave->campaign, in->campaign)) {
+            broker_error (self, WOB__ERROR_CODE__ERR_EXISTS, "submit: wave '%s' already exists "
+                          "(campaign '%s', state %s)", wave->id, wave->campaign,
+                          wob_wave_state_name (wave->state));
+            return;
+        }
+        next_row = wave->rows;      //  resume an interrupted submission
+    }
+    else {
+        //  Copy via pack/unpack: the stored wave is ours, msg stays the caller's.
+        size_t size = wob__wave__get_packed_size (in);
+        uint8_t *buf = malloc (size);
+        wob__wave__pack (in, buf);
+        Wob__Wave *wave = wob__wave__unpack (NULL, size, buf);
+        free (buf);
+        wave->seq = store_next_wave_seq (self->store);
+        wave->state = WOB__WAVE_STATE__WAVE_LOADING;
+        wave->rows = 0;
+        wave->swept = false;
+        wave->created_ms = self->now;
+        if (store_wave_put (self->store, wave, err)) {
+            wob__wave__free_unpacked (wave, NULL);
+            broker_error (self, WOB__ERROR_CODE__ERR_STORE, "submit: %s", err);
+            return;
+        }
+        broker_wave_add (self, wave);
+        zsys_info ("wave %s (campaign %s, seq %u): loading", wave->id, wave->campaign, wave->seq);
+    }
+    Wob__Envelope *reply = s_envelope (self);
+    Wob__SubmitBeginReply *body = calloc (1, sizeof (*body));
+    wob__submit_begin_reply__init (body);
+    body->wave = strdup (in->id);
+    body->next_row = next_row;
+    reply->body_case = WOB__ENVELOPE__BODY_SUBMIT_BEGIN_REPLY;
+    reply->submit_begin_reply = body;
+    broker_reply (self, reply);
+}
+
+//  Creates the order for one target.
+static int
+s_add_target (broker_t *self, wave_t *wave, Wob__Target *target, char *err)
+{
+    Wob__Wave *w = wave->wave;
+    char why [160];
+    Wob__Order order = WOB__ORDER__INIT;
+    order.id = store_next_order_id (self->store);
+    order.wave = w->id;
+    order.campaign = w->campaign;
+    order.wave_seq = w->seq;
+    order.target = target;
+    const char *channel = plan_route (self, w, target, why, sizeof (why));
+    Wob__State to = WOB__STATE__STATE_QUEUED;
+    if (!channel) {
+        order.channel = (char *) "";
+        to = WOB__STATE__STATE_FILTERED;
+    }
+    else {
+        order.channel = (char *) channel;
+        if (w->start_ms > self->now) {
+            order.not_before_ms = w->start_ms;
+            to = WOB__STATE__STATE_DEFERRED;
+            strncat (why, "; deferred until the wave window opens", sizeof (why) - strlen (why) - 1);
+        }
+    }
+    int rc = lifecycle_create (self, &order, to, "intake", why, err);
+    if (!rc)
+        rc = store_msisdn_add (self->store, target->msisdn, order.id, err);
+    if (!rc)
+        rc = store_wave_order_add (self->store, w->seq, order.id, err);
+    return rc;
+}
+
+void
+intake_chunk (broker_t *self, Wob__SubmitChunk *msg)
+{
+    char err [WOB_ERRLEN];
+    wave_t *wave = broker_wave (self, msg->wave);
+    if (!wave) {
+        broker_error (self, WOB__ERROR_CODE__ERR_NOT_FOUND, "submit: wave '%.64s' was not "
+                      "begun", msg->wave);
+        return;
+    }
+    Wob__Wave *w = wave->wave;
+    if (w->state != WOB__WAVE_STATE__WAVE_LOADING) {
+        broker_error (self, WOB__ERROR_CODE__ERR_CONFLICT, "submit: wave '%s' is %s, not "
+                      "loading", w->id, wob_wave_state_name (w->state));
+        return;
+    }
+    if (msg->n_targets > self->config.max_chunk_targets) {
+        broker_error (self, WOB__ERROR_CODE__ERR_TOO_BIG, "submit: chunk of %zu targets "
+                      "exceeds the limit of %zu", msg->n_targets, self->config.max_chunk_targets);
+        return;
+    }
+    //  Validate the whole chunk before writing any of it.
+    uint64_t last = w->rows;
+    for (size_t i = 0; i < msg->n_targets; i++) {
+        Wob__Target *t = msg->targets [i];
+        if (t->row <= last && t->row > w->rows) {
+            broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "submit: wave '%s' row %u "
+                          "out of order (after row %" PRIu64 ")", w->id, t->row, last);
+            return;
+        }
+        if (t->row > last)
+            last = t->row;
+        if (s_check_target (t, err)) {
+            broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "submit: wave '%s' %s", w->id, err);
+            return;
+        }
+    }
+    for (size_t i = 0; i < msg->n_targets; i++) {
+        Wob__Target *t = msg->targets [i];
+        if (t->row <= w->rows)
+            continue;               //  already durable: a resend after a crash
+        if (s_add_target (self, wave, t, err)) {
+            broker_error (self, WOB__ERROR_CODE__ERR_STORE, "submit: wave '%s' row %u: %s",
+                          w->id, t->row, err);
+            return;
+        }
+    }
+    w->rows = last;
+    if (store_wave_put (self->store, w, err)) {
+        broker_error (self, WOB__ERROR_CODE__ERR_STORE, "submit: %s", err);
+        return;
+    }
+    Wob__Envelope *reply = s_envelope (self);
+    Wob__SubmitChunkReply *body = calloc (1, sizeof (*body));
+    wob__submit_chunk_reply__init (body);
+    body->wave = strdup (w->id);
+    body->rows = last;
+    reply->body_case = WOB__ENVELOPE__BODY_SUBMIT_CHUNK_REPLY;
+    reply->submit_chunk_reply = body;
+    broker_reply (self, reply);
+}
+
+static Wob__Field *
+s_field_new (const char *key, uint64_t value)
+{
+    Wob__Field *field = calloc (1, sizeof (*field));
+    wob__field__init (field);
+    field->key = strdup (key);
+    field->value = malloc (24);
+    snprintf (field->value, 24, "%" PRIu64, value);
+    return field;
+}
+
+void
+intake_commit (broker_t *self, Wob__SubmitCommit *msg)
+{
+    char err [WOB_ERRLEN];
+    wave_t *wave = broker_wave (self, msg->wave);
+    if (!wave) {
+        broker_error (self, WOB__ERROR_CODE__ERR_NOT_FOUND, "submit: wave '%.64s' was not "
+                      "begun", msg->wave);
+        return;
+    }
+    Wob__Wave *w = wave->wave;
+    if (w->state == WOB__WAVE_STATE__WAVE_LOADING) {
+        w->state = WOB__WAVE_STATE__WAVE_OPEN;
+        if (store_wave_put (self->store, w, err)) {
+            w->state = WOB__WAVE_STATE__WAVE_LOADING;
+            broker_error (self, WOB__ERROR_CODE__ERR_STORE, "submit: %s", err);
+            return;
+        }
+        zsys_info ("wave %s: open, %" PRIu64 " rows", w->id, w->rows);
+    }
+    //  A repeated commit (after a lost reply) gets the same summary again.
+    store_stats_t *st = &wave->stats;
+    Wob__SubmitSummary *sum = calloc (1, sizeof (*sum));
+    wob__submit_summary__init (sum);
+    sum->wave = strdup (w->id);
+    uint64_t total = 0;
+    for (int s = 0; s < 16; s++)
+        total += st->by_state [s];
+    sum->received = total;
+    sum->filtered = st->by_state [WOB__STATE__STATE_FILTERED];
+    sum->merged = st->by_state [WOB__STATE__STATE_MERGED];
+    sum->queued = st->by_state [WOB__STATE__STATE_QUEUED];
+    sum->deferred = st->by_state [WOB__STATE__STATE_DEFERRED];
+    sum->accepted = total - sum->filtered;
+    if (sum->filtered) {
+        sum->filtered_by_rule = calloc (1, sizeof (Wob__Field *));
+        sum->filtered_by_rule [sum->n_filtered_by_rule++] = s_field_new ("plan", sum->filtered);
+    }
+    sum->by_channel = calloc (BROKER_MAX_CHANNELS, sizeof (Wob__Field *));
+    for (int c = 1; c < BROKER_MAX_CHANNELS; c++)
+        if (st->by_channel [c])
+            sum->by_channel [sum->n_by_channel++] =
+                s_field_new (store_channel_name (self->store, (uint8_t) c), st->by_channel [c]);
+    Wob__Envelope *reply = s_envelope (self);
+    reply->body_case = WOB__ENVELOPE__BODY_SUBMIT_SUMMARY;
+    reply->submit_summary = sum;
+    broker_reply (self, reply);
+}
+
+//  Expires up to `budget` open orders of an ended wave.
+static int
+s_sweep_wave (broker_t *self, wave_t *wave, size_t *budget, char *err)
+{
+    Wob__Wave *w = wave->wave;
+    while (*budget > 0) {
+        uint64_t id;
+        if (store_wave_order_next (self->store, w->seq, wave->sweep_after, &id, err))
+            return WOB_ERR_STORE;
+        if (id == 0) {
+            w->swept = true;
+            return store_wave_put (self->store, w, err);
+        }
+        wave->sweep_after = id;
+        (*budget)--;
+        Wob__Order *order;
+        if (store_order_get (self->store, id, &order, err))
+            return WOB_ERR_STORE;
+        int rc = 0;
+        //  Dispatched orders finish their lease; leases.c expires them after.
+        if (!lifecycle_is_final (order->state) && order->state != WOB__STATE__STATE_DISPATCHED)
+            rc = lifecycle_move (self, order, WOB__STATE__STATE_EXPIRED, "broker",
+                                 "wave window ended", err);
+        wob__order__free_unpacked (order, NULL);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int
+intake_sweep (broker_t *self, char *err)
+{
+    size_t budget = 2000;
+    for (wave_t *wave = zhashx_first (self->waves); wave && budget;
+         wave = zhashx_next (self->waves)) {
+        Wob__Wave *w = wave->wave;
+        if (w->swept || !w->end_ms || w->end_ms > self->now
+        ||  w->state == WOB__WAVE_STATE__WAVE_LOADING
+        ||  w->state == WOB__WAVE_STATE__WAVE_COMMITTING)
+            continue;
+        if (w->state != WOB__WAVE_STATE__WAVE_ENDED
+        &&  w->state != WOB__WAVE_STATE__WAVE_CANCELLED) {
+            w->state = WOB__WAVE_STATE__WAVE_ENDED;
+            zsys_info ("wave %s: window ended, expiring open orders", w->id);
+            if (store_wave_put (self->store, w, err))
+                return WOB_ERR_STORE;
+        }
+        if (s_sweep_wave (self, wave, &budget, err))
+            return WOB_ERR_STORE;
+    }
+    return 0;
+}

@@ -1,0 +1,177 @@
+/*  lifecycle.c - the one place where an order changes state.
+
+    Every transition of SPEC §3 goes through lifecycle_move, which keeps the
+    three things that must agree in the same transaction: the order record,
+    the index that makes its state actionable (ready queue, timer, lease),
+    and the wave's running counts; and appends the history entry that lets a
+    supervisor answer "why did this customer get (or not get) this contact".
+    Nothing else in the broker writes an order's state.                    */
+
+#include "broker.h"
+
+bool
+lifecycle_is_final (int state)
+{
+    return state == WOB__STATE__STATE_DONE || state == WOB__STATE__STATE_FILTERED
+        || state == WOB__STATE__STATE_MERGED || state == WOB__STATE__STATE_TRANSFERRED
+        || state == WOB__STATE__STATE_EXPIRED || state == WOB__STATE__STATE_CANCELLED
+        || state == WOB__STATE__STATE_FAILED || state == WOB__STATE__STATE_CONTROL;
+}
+
+static uint8_t
+s_priority (Wob__Order *order)
+{
+    int p = order->target? order->target->priority: 0;
+    return (uint8_t) (p < 0? 0: p > 255? 255: p);
+}
+
+static int
+s_channel (broker_t *self, Wob__Order *order, uint8_t *id, char *err)
+{
+    channel_t *channel = broker_channel (self, order->channel);
+    if (!channel)
+        return wob_fail (err, WOB_ERR_INVALID, "order %" PRIu64 ": channel '%s' is not configured",
+                         order->id, order->channel);
+    *id = channel->id;
+    return 0;
+}
+
+//  Removes the order from the index of the state it leaves.
+static int
+s_leave (broker_t *self, Wob__Order *order, char *err)
+{
+    uint8_t channel;
+    switch (order->state) {
+        case WOB__STATE__STATE_QUEUED:
+            if (s_channel (self, order, &channel, err))
+                return WOB_ERR_INVALID;
+            return store_queue_del (self->store, channel, order->wave_seq,
+                                    s_priority (order), order->id, err);
+        case WOB__STATE__STATE_DEFERRED:
+        case WOB__STATE__STATE_RETRY:
+            return store_timer_del (self->store, order->not_before_ms, order->id, err);
+        case WOB__STATE__STATE_DISPATCHED:
+            return store_lease_del (self->store, order->id, err);
+        default:
+            return 0;
+    }
+}
+
+//  Adds the order to the index of the state it enters.
+static int
+s_enter (broker_t *self, Wob__Order *order, char *err)
+{
+    uint8_t channel;
+    switch (order->state) {
+        case WOB__STATE__STATE_QUEUED: {
+            if (s_channel (self, order, &channel, err))
+                return WOB_ERR_INVALID;
+            wave_t *wave = broker_wave_by_seq (self, order->wave_seq);
+            if (wave)
+                wave->may_have_queued [channel] = true;
+            return store_queue_put (self->store, channel, order->wave_seq,
+                                    s_priority (order), order->id, err);
+        }
+        case WOB__STATE__STATE_DEFERRED:
+        case WOB__STATE__STATE_RETRY:
+            return store_timer_put (self->store, order->not_before_ms, order->id, err);
+        case WOB__STATE__STATE_DISPATCHED:
+            return store_lease_put (self->store, order->id, err);
+        default:
+            return 0;
+    }
+}
+
+static int
+s_history (broker_t *self, Wob__Order *order, int from, int to, const char *actor,
+           const char *reason, char *err)
+{
+    Wob__HistoryEntry entry = WOB__HISTORY_ENTRY__INIT;
+    entry.at_ms = self->now;
+    entry.from = from;
+    entry.to = to;
+    entry.actor = (char *) actor;
+    entry.reason = (char *) reason;
+    return store_history_put (self->store, order->id, order->history_len++, &entry, err);
+}
+
+static void
+s_count (broker_t *self, Wob__Order *order, int from, int to)
+{
+    wave_t *wave = broker_wave_by_seq (self, order->wave_seq);
+    if (!wave)
+        return;
+    if (from > 0 && from < 16 && wave->stats.by_state [from] > 0)
+        wave->stats.by_state [from]--;
+    if (to > 0 && to < 16)
+        wave->stats.by_state [to]++;
+    wave->stats_dirty = true;
+}
+
+int
+lifecycle_create (broker_t *self, Wob__Order *order, Wob__State to, const char *actor,
+                  const char *reason, char *err)
+{
+    order->state = to;
+    order->created_ms = order->updated_ms = self->now;
+    order->history_len = 0;
+    int rc = s_enter (self, order, err);
+    if (!rc)
+        rc = s_history (self, order, WOB__STATE__STATE_RECEIVED, to, actor, reason, err);
+    if (!rc)
+        rc = store_order_put (self->store, order, err);
+    if (!rc) {
+        s_count (self, order, 0, to);
+        wave_t *wave = broker_wave_by_seq (self, order->wave_seq);
+        channel_t *channel = broker_channel (self, order->channel);
+        if (wave && channel)
+            wave->stats.by_channel [channel->id]++;
+    }
+    return rc;
+}
+
+int
+lifecycle_move (broker_t *self, Wob__Order *order, Wob__State to, const char *actor,
+                const char *reason, char *err)
+{
+    int from = order->state;
+    //  A finished order never moves again: that is what makes "never
+    //  dispatched twice" hold whatever the callers do.
+    if (lifecycle_is_final (from))
+        return wob_fail (err, WOB_ERR_INVALID, "order %" PRIu64 " is already %s",
+                         order->id, wob_state_name (from));
+    int rc = s_leave (self, order, err);
+    if (rc)
+        return rc;
+    order->state = to;
+    order->updated_ms = self->now;
+    rc = s_enter (self, order, err);
+    if (!rc)
+        rc = s_history (self, order, from, to, actor, reason, err);
+    if (!rc)
+        rc = store_order_put (self->store, order, err);
+    if (!rc)
+        s_count (self, order, from, to);
+    return rc;
+}
+
+void
+lifecycle_count_outcome (broker_t *self, Wob__Order *order, int outcome)
+{
+    wave_t *wave = broker_wave_by_seq (self, order->wave_seq);
+    if (wave && outcome > 0 && outcome < 16) {
+        wave->stats.by_outcome [outcome]++;
+        wave->stats_dirty = true;
+    }
+}
+
+int
+lifecycle_note (broker_t *self, Wob__Order *order, const char *actor, const char *reason,
+                char *err)
+{
+    order->updated_ms = self->now;
+    int rc = s_history (self, order, order->state, order->state, actor, reason, err);
+    if (!rc)
+        rc = store_order_put (self->store, order, err);
+    return rc;
+}

@@ -1,0 +1,114 @@
+/*  main.c - wob-broker: parse the command line, start the broker actor,
+    wait for SIGINT / SIGTERM, stop it.  Everything else is in broker.c.  */
+
+#include "broker.h"
+#include <getopt.h>
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+        "usage: wob-broker [options]\n"
+        "  --data DIR             LMDB data directory (default ./wob-data)\n"
+        "  --endpoint ENDPOINT    ZeroMQ endpoint to bind (default tcp://127.0.0.1:5570)\n"
+        "  --heartbeat-ms N       heartbeat interval both ways (default 1000)\n"
+        "  --worker-timeout-ms N  silence after which a worker is lost (default 3 x heartbeat)\n"
+        "  --lease-ms N           lease length for every channel (default sms 5 min,\n"
+        "                         call 30 min, visit 3 days)\n"
+        "  --max-attempts N       attempts per order before it fails (default 3)\n"
+        "  --backoff-ms N         first retry delay, doubled per attempt (default 30000)\n"
+        "  --map-size BYTES       LMDB map size (default 64 GiB; sparse)\n"
+        "  --max-message BYTES    largest message accepted (default 16 MiB)\n"
+        "  --port-file FILE       write the bound port there (for tcp://...:*)\n"
+        "  --verbose              log refused requests too\n");
+}
+
+static long long
+s_number (const char *option, const char *text)
+{
+    char *end;
+    long long value = strtoll (text, &end, 10);
+    if (*end || value < 0) {
+        fprintf (stderr, "wob-broker: %s expects a non-negative number, got '%s'\n", option, text);
+        exit (1);
+    }
+    return value;
+}
+
+int
+main (int argc, char *argv [])
+{
+    broker_config_t config = {
+        .endpoint = "tcp://127.0.0.1:5570", .data_dir = "wob-data",
+        .heartbeat_ms = 1000, .max_message = WOB_MAX_MESSAGE,
+        .max_chunk_targets = 50000, .dispatch_batch = 2000
+    };
+    const char *port_file = NULL;
+    static struct option options [] = {
+        { "data", required_argument, 0, 'd' }, { "endpoint", required_argument, 0, 'e' },
+        { "heartbeat-ms", required_argument, 0, 'h' },
+        { "worker-timeout-ms", required_argument, 0, 't' },
+        { "lease-ms", required_argument, 0, 'l' }, { "max-attempts", required_argument, 0, 'a' },
+        { "backoff-ms", required_argument, 0, 'b' }, { "map-size", required_argument, 0, 'm' },
+        { "max-message", required_argument, 0, 'M' }, { "port-file", required_argument, 0, 'p' },
+        { "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, '?' }, { 0, 0, 0, 0 }
+    };
+    int c;
+    while ((c = getopt_long (argc, argv, "", options, NULL)) != -1) {
+        switch (c) {
+            case 'd': config.data_dir = optarg; break;
+            case 'e': config.endpoint = optarg; break;
+            case 'h': config.heartbeat_ms = (uint32_t) s_number ("--heartbeat-ms", optarg); break;
+            case 't': config.worker_timeout_ms = (uint32_t) s_number ("--worker-timeout-ms", optarg); break;
+            case 'l': config.lease_ms = (uint32_t) s_number ("--lease-ms", optarg); break;
+            case 'a': config.max_attempts = (uint32_t) s_number ("--max-attempts", optarg); break;
+            case 'b': config.backoff_ms = (uint32_t) s_number ("--backoff-ms", optarg); break;
+            case 'm': config.map_size = (size_t) s_number ("--map-size", optarg); break;
+            case 'M': config.max_message = (size_t) s_number ("--max-message", optarg); break;
+            case 'p': port_file = optarg; break;
+            case 'v': zsys_set_logident ("wob-broker"); setenv ("WOB_VERBOSE", "1", 1); break;
+            default:
+                s_usage (c == '?' && optopt == 0? stdout: stderr);
+                return c == '?' && optopt == 0? 0: 1;
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "wob-broker: unexpected argument '%s'\n", argv [optind]);
+        s_usage (stderr);
+        return 1;
+    }
+    if (config.heartbeat_ms == 0)
+        config.heartbeat_ms = 1000;
+    if (config.worker_timeout_ms == 0)
+        config.worker_timeout_ms = 3 * config.heartbeat_ms;
+    zsys_set_logident ("wob-broker");
+    zsys_set_logstream (stderr);
+    zactor_t *broker = zactor_new (broker_actor, &config);
+    char *status = zstr_recv (broker);
+    if (!status || !streq (status, "READY")) {
+        fprintf (stderr, "wob-broker: %s\n", status? status: "failed to start");
+        free (status);
+        zactor_destroy (&broker);
+        return 1;
+    }
+    free (status);
+    if (port_file) {
+        zstr_send (broker, "PORT");
+        char *port = zstr_recv (broker);
+        FILE *file = fopen (port_file, "w");
+        if (file) {
+            fprintf (file, "%s\n", port);
+            fclose (file);
+        }
+        free (port);
+    }
+    //  CZMQ's handler sets zsys_interrupted on SIGINT and SIGTERM.
+    while (!zsys_interrupted) {
+        char *message = zstr_recv (broker);
+        free (message);
+        if (!message)
+            break;
+    }
+    zactor_destroy (&broker);
+    return 0;
+}

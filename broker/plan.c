@@ -1,0 +1,117 @@
+/*  plan.c - the wave's channel plan: which channel each target goes to.
+
+    A plan is an ordered list of steps; the first step whose conditions all
+    match the target decides the channel ("preferred" means the target's own
+    preferred_channel).  Conditions compare a target field or extra CSV
+    column with a set of values, or a numeric field with a [min, max) range.
+    This is where "high value to the call center, the rest by SMS, key
+    accounts to a field visit" is expressed.                               */
+
+#include "broker.h"
+
+//  Text value of a target field or extra column; NULL when absent.
+static const char *
+s_field (Wob__Target *t, const char *name, char *buf, size_t size)
+{
+    if (streq (name, "msisdn"))            return t->msisdn;
+    if (streq (name, "customer_id"))       return t->customer_id;
+    if (streq (name, "name"))              return t->name;
+    if (streq (name, "province"))          return t->province;
+    if (streq (name, "city"))              return t->city;
+    if (streq (name, "district"))          return t->district;
+    if (streq (name, "grid"))              return t->grid;
+    if (streq (name, "segment"))           return t->segment;
+    if (streq (name, "lifecycle"))         return t->lifecycle;
+    if (streq (name, "preferred_channel")) return t->preferred_channel;
+    if (streq (name, "arpu")) {
+        snprintf (buf, size, "%.2f", t->arpu);
+        return buf;
+    }
+    if (streq (name, "tenure_months")) {
+        snprintf (buf, size, "%u", t->tenure_months);
+        return buf;
+    }
+    if (streq (name, "priority")) {
+        snprintf (buf, size, "%d", t->priority);
+        return buf;
+    }
+    if (streq (name, "offer"))
+        return t->n_offers? t->offers [0]: "";
+    for (size_t i = 0; i < t->n_extra; i++)
+        if (streq (t->extra [i]->key, name))
+            return t->extra [i]->value;
+    return NULL;
+}
+
+static bool
+s_matches (Wob__Condition *c, Wob__Target *t)
+{
+    char buf [64];
+    const char *value = s_field (t, c->field, buf, sizeof (buf));
+    if (!value)
+        return false;
+    if (c->n_values) {
+        bool any = false;
+        for (size_t i = 0; i < c->n_values && !any; i++)
+            any = streq (c->values [i], value);
+        if (!any)
+            return false;
+    }
+    if (c->has_min || c->has_max) {
+        char *end;
+        double number = strtod (value, &end);
+        if (end == value)
+            return false;
+        if (c->has_min && number < c->min)
+            return false;
+        if (c->has_max && number >= c->max)
+            return false;
+    }
+    return true;
+}
+
+int
+plan_check (broker_t *self, Wob__Wave *wave, char *err)
+{
+    if (wave->n_plan == 0)
+        return wob_fail (err, WOB_ERR_INVALID, "wave '%s' has an empty channel plan", wave->id);
+    for (size_t i = 0; i < wave->n_plan; i++) {
+        Wob__PlanStep *step = wave->plan [i];
+        if (!streq (step->channel, "preferred") && !broker_channel (self, step->channel))
+            return wob_fail (err, WOB_ERR_INVALID, "plan step %zu: channel '%s' is not "
+                             "configured (configured: %s)", i + 1, step->channel,
+                             broker_channel_list (self));
+        if (*step->fallback && !broker_channel (self, step->fallback))
+            return wob_fail (err, WOB_ERR_INVALID, "plan step %zu: fallback channel '%s' is "
+                             "not configured (configured: %s)", i + 1, step->fallback,
+                             broker_channel_list (self));
+        for (size_t j = 0; j < step->n_where; j++)
+            if (!step->where [j]->field || !*step->where [j]->field)
+                return wob_fail (err, WOB_ERR_INVALID, "plan step %zu: condition %zu names "
+                                 "no field", i + 1, j + 1);
+    }
+    return 0;
+}
+
+const char *
+plan_route (broker_t *self, Wob__Wave *wave, Wob__Target *target, char *why, size_t size)
+{
+    for (size_t i = 0; i < wave->n_plan; i++) {
+        Wob__PlanStep *step = wave->plan [i];
+        bool match = true;
+        for (size_t j = 0; j < step->n_where && match; j++)
+            match = s_matches (step->where [j], target);
+        if (!match)
+            continue;
+        const char *channel = step->channel;
+        if (streq (channel, "preferred")) {
+            channel = target->preferred_channel;
+            if (!broker_channel (self, channel))
+                continue;           //  no usable preference: try the next step
+        }
+        snprintf (why, size, "plan step %zu -> %s", i + 1, channel);
+        return broker_channel (self, channel)->name;
+    }
+    snprintf (why, size, "plan: no step of wave '%s' matches this target", wave->id);
+    return NULL;
+}

@@ -1,0 +1,117 @@
+/*  query.c - read-only questions: an order, a phone number, a wave.
+
+    Answers come from the store inside the group's transaction; wave counts
+    come from the running aggregates, so asking about a million-order wave
+    costs the same as asking about a small one.                         */
+
+#include "broker.h"
+
+#define QUERY_MAX_ORDERS 200    //  orders returned for one number
+
+static Wob__Envelope *
+s_reply (broker_t *self)
+{
+    Wob__Envelope *reply = calloc (1, sizeof (*reply));
+    wob__envelope__init (reply);
+    reply->request_id = self->request_id;
+    return reply;
+}
+
+static void
+s_orders (broker_t *self, uint64_t *ids, size_t count)
+{
+    char err [WOB_ERRLEN];
+    Wob__OrderList *list = calloc (1, sizeof (*list));
+    wob__order_list__init (list);
+    list->orders = calloc (count + 1, sizeof (Wob__Order *));
+    for (size_t i = 0; i < count; i++) {
+        Wob__Order *order;
+        int rc = store_order_get (self->store, ids [i], &order, err);
+        if (rc == 0)
+            rc = store_history_load (self->store, order, err);
+        if (rc) {
+            wob__order_list__free_unpacked (list, NULL);
+            broker_error (self, rc == WOB_ERR_NOT_FOUND? WOB__ERROR_CODE__ERR_NOT_FOUND:
+                          WOB__ERROR_CODE__ERR_STORE, "status: %s", err);
+            return;
+        }
+        list->orders [list->n_orders++] = order;
+    }
+    Wob__Envelope *reply = s_reply (self);
+    reply->body_case = WOB__ENVELOPE__BODY_ORDER_LIST;
+    reply->order_list = list;
+    broker_reply (self, reply);
+}
+
+static Wob__Count *
+s_count (const char *name, uint64_t count)
+{
+    Wob__Count *c = calloc (1, sizeof (*c));
+    wob__count__init (c);
+    c->name = strdup (name);
+    c->count = count;
+    return c;
+}
+
+static void
+s_wave (broker_t *self, const char *wave_id)
+{
+    wave_t *wave = broker_wave (self, wave_id);
+    if (!wave) {
+        broker_error (self, WOB__ERROR_CODE__ERR_NOT_FOUND, "status: wave '%.64s' does not "
+                      "exist", wave_id);
+        return;
+    }
+    Wob__WaveStatus *status = calloc (1, sizeof (*status));
+    wob__wave_status__init (status);
+    size_t size = wob__wave__get_packed_size (wave->wave);
+    uint8_t *buf = malloc (size);
+    wob__wave__pack (wave->wave, buf);
+    status->wave = wob__wave__unpack (NULL, size, buf);
+    free (buf);
+    status->by_state = calloc (16, sizeof (Wob__Count *));
+    status->by_outcome = calloc (16, sizeof (Wob__Count *));
+    status->by_channel = calloc (BROKER_MAX_CHANNELS, sizeof (Wob__Count *));
+    //  Every state is listed, zero or not, so scripts need no defaults.
+    for (int s = 1; s <= WOB__STATE__STATE_CONTROL; s++)
+        status->by_state [status->n_by_state++] = s_count (wob_state_name (s),
+                                                           wave->stats.by_state [s]);
+    for (int o = 1; o <= WOB__OUTCOME__OUTCOME_UNDELIVERED; o++)
+        status->by_outcome [status->n_by_outcome++] = s_count (wob_outcome_name (o),
+                                                               wave->stats.by_outcome [o]);
+    for (int c = 1; c < BROKER_MAX_CHANNELS; c++)
+        if (wave->stats.by_channel [c])
+            status->by_channel [status->n_by_channel++] =
+                s_count (store_channel_name (self->store, (uint8_t) c), wave->stats.by_channel [c]);
+    Wob__Envelope *reply = s_reply (self);
+    reply->body_case = WOB__ENVELOPE__BODY_WAVE_STATUS;
+    reply->wave_status = status;
+    broker_reply (self, reply);
+}
+
+void
+query_status (broker_t *self, Wob__StatusQuery *msg)
+{
+    char err [WOB_ERRLEN];
+    if (*msg->wave)
+        s_wave (self, msg->wave);
+    else
+    if (*msg->msisdn) {
+        uint64_t *ids;
+        size_t count;
+        if (store_msisdn_list (self->store, msg->msisdn, &ids, &count, err)) {
+            broker_error (self, WOB__ERROR_CODE__ERR_STORE, "status: %s", err);
+            return;
+        }
+        //  The newest orders when a number has very many.
+        size_t skip = count > QUERY_MAX_ORDERS? count - QUERY_MAX_ORDERS: 0;
+        s_orders (self, ids + skip, count - skip);
+        free (ids);
+    }
+    else
+    if (msg->order_id)
+        s_orders (self, &msg->order_id, 1);
+    else
+        broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "status: give an order id, a number "
+                      "or a wave");
+}

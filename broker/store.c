@@ -1,0 +1,746 @@
+/*  store.c - wob's durable state in LMDB.
+
+    Why a module of its own: every byte the broker promises to keep goes
+    through here, and nothing else in wob includes lmdb.h, so LMDB's codes,
+    lifetimes and transaction rules stop at this file.
+
+    Layout (one environment, named databases):
+      meta      "magic" = "wob-store-1", "next_order", "next_wave"
+      channels  channel name -> 1-byte id
+      waves     wave id -> Wave (protobuf)
+      stats     wave seq (u32 BE) -> store_stats_t
+      orders    order id (u64 BE) -> Order (protobuf, without history)
+      history   order id (u64 BE) + seq (u32 BE) -> HistoryEntry (protobuf)
+      msisdn    number -> order ids (dupsort, u64 BE)
+      wave_ord  wave seq (u32 BE) + order id (u64 BE) -> ""
+      queue     channel (u8) + wave seq (u32 BE) + 255-priority (u8) + id -> ""
+      timers    due ms (u64 BE) + order id (u64 BE) -> ""
+      leases    order id (u64 BE) -> ""
+
+    Big-endian keys make LMDB's byte order the numeric order, so "head of a
+    queue" and "timers due by now" are one cursor positioning each.        */
+
+#include "store.h"
+#include <lmdb.h>
+#include <sys/stat.h>
+#include <errno.h>
+
+#define STORE_MAGIC "wob-store-1"
+
+struct _store_t {
+    MDB_env *env;               //  the LMDB environment
+    MDB_txn *txn;               //  the group's write transaction, or NULL
+    bool dirty;                 //  something was written in txn
+    bool nosync;                //  commits without fsync (benchmarks)
+    MDB_dbi meta, channels, waves, stats, orders, history;
+    MDB_dbi msisdn, wave_ord, queue, timers, leases;
+    uint64_t next_order;        //  next order id to hand out
+    uint32_t next_wave;         //  next wave seq to hand out
+    bool counters_dirty;        //  next_* changed in this transaction
+    char *channel_names [STORE_MAX_CHANNELS];  //  id -> name cache
+    char *path;                 //  data directory, for messages
+};
+
+static int
+s_fail (store_t *self, char *err, int rc, const char *what)
+{
+    int code = rc == MDB_NOTFOUND? WOB_ERR_NOT_FOUND: WOB_ERR_STORE;
+    if (rc == MDB_MAP_FULL)
+        return wob_fail (err, code, "store %s is full (map size reached) while %s; "
+                         "raise --map-size or free disk space", self->path, what);
+    return wob_fail (err, code, "store %s: %s while %s", self->path, mdb_strerror (rc), what);
+}
+
+static void
+s_put_u64 (uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p [i] = (uint8_t) v;
+        v >>= 8;
+    }
+}
+
+static uint64_t
+s_get_u64 (const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p [i];
+    return v;
+}
+
+static void
+s_put_u32 (uint8_t *p, uint32_t v)
+{
+    p [0] = (uint8_t) (v >> 24); p [1] = (uint8_t) (v >> 16);
+    p [2] = (uint8_t) (v >> 8);  p [3] = (uint8_t) v;
+}
+
+static int
+s_load_counters (store_t *self, MDB_txn *txn)
+{
+    MDB_val key = { 10, "next_order" }, val;
+    int rc = mdb_get (txn, self->meta, &key, &val);
+    self->next_order = rc == 0 && val.mv_size == 8? s_get_u64 (val.mv_data): 1;
+    key = (MDB_val) { 9, "next_wave" };
+    rc = mdb_get (txn, self->meta, &key, &val);
+    self->next_wave = rc == 0 && val.mv_size == 8? (uint32_t) s_get_u64 (val.mv_data): 1;
+    self->counters_dirty = false;
+    return 0;
+}
+
+static int
+s_open_dbs (store_t *self, char *err)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
+    if (rc)
+        return s_fail (self, err, rc, "opening databases");
+    struct { const char *name; MDB_dbi *dbi; unsigned flags; } dbs [] = {
+        { "meta", &self->meta, 0 }, { "channels", &self->channels, 0 },
+        { "waves", &self->waves, 0 }, { "stats", &self->stats, 0 },
+        { "orders", &self->orders, 0 }, { "history", &self->history, 0 },
+        { "msisdn", &self->msisdn, MDB_DUPSORT | MDB_DUPFIXED },
+        { "wave_ord", &self->wave_ord, 0 }, { "queue", &self->queue, 0 },
+        { "timers", &self->timers, 0 }, { "leases", &self->leases, 0 }
+    };
+    //  A store that has data but no magic is someone else's LMDB.
+    MDB_dbi main_dbi;
+    MDB_stat st;
+    bool fresh = false;
+    if ((rc = mdb_dbi_open (txn, NULL, 0, &main_dbi)) == 0
+    &&  (rc = mdb_stat (txn, main_dbi, &st)) == 0)
+        fresh = st.ms_entries == 0;
+    if (rc) {
+        mdb_txn_abort (txn);
+        return s_fail (self, err, rc, "reading the main database");
+    }
+    if (!fresh) {
+        MDB_dbi meta;
+        MDB_val key = { 5, "magic" }, val;
+        if (mdb_dbi_open (txn, "meta", 0, &meta) != 0
+        ||  mdb_get (txn, meta, &key, &val) != 0
+        ||  val.mv_size != strlen (STORE_MAGIC)
+        ||  memcmp (val.mv_data, STORE_MAGIC, val.mv_size) != 0) {
+            mdb_txn_abort (txn);
+            return wob_fail (err, WOB_ERR_STORE, "data directory %s holds an LMDB "
+                             "database that is not a wob store (no '%s' marker); "
+                             "refusing to touch it", self->path, STORE_MAGIC);
+        }
+    }
+    for (size_t i = 0; i < sizeof (dbs) / sizeof (dbs [0]); i++) {
+        rc = mdb_dbi_open (txn, dbs [i].name, dbs [i].flags | MDB_CREATE, dbs [i].dbi);
+        if (rc) {
+            mdb_txn_abort (txn);
+            return s_fail (self, err, rc, "opening a database");
+        }
+    }
+    if (fresh) {
+        MDB_val key = { 5, "magic" }, val = { strlen (STORE_MAGIC), STORE_MAGIC };
+        rc = mdb_put (txn, self->meta, &key, &val, 0);
+        if (rc) {
+            mdb_txn_abort (txn);
+            return s_fail (self, err, rc, "initialising the store");
+        }
+    }
+    s_load_counters (self, txn);
+    //  Channel names
+    MDB_cursor *cursor;
+    MDB_val key, val;
+    if (mdb_cursor_open (txn, self->channels, &cursor) == 0) {
+        for (rc = mdb_cursor_get (cursor, &key, &val, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) {
+            uint8_t id = *(uint8_t *) val.mv_data;
+            if (id > 0 && id < STORE_MAX_CHANNELS)
+                self->channel_names [id] = strndup (key.mv_data, key.mv_size);
+        }
+        mdb_cursor_close (cursor);
+    }
+    rc = mdb_txn_commit (txn);
+    if (rc)
+        return s_fail (self, err, rc, "initialising the store");
+    return 0;
+}
+
+store_t *
+store_new (const store_config_t *config, char *err)
+{
+    store_t *self = calloc (1, sizeof (store_t));
+    if (!self) {
+        wob_fail (err, WOB_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    self->path = strdup (config->path);
+    self->nosync = config->nosync;
+    struct stat st;
+    if (stat (config->path, &st) == 0) {
+        if (!S_ISDIR (st.st_mode)) {
+            wob_fail (err, WOB_ERR_STORE, "data directory %s exists but is not a directory",
+                      config->path);
+            goto fail;
+        }
+    }
+    else
+    if (zsys_dir_create ("%s", config->path) != 0) {
+        wob_fail (err, WOB_ERR_STORE, "cannot create data directory %s: %s",
+                  config->path, strerror (errno));
+        goto fail;
+    }
+    int rc = mdb_env_create (&self->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs (self->env, 16);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize (self->env, config->map_size? config->map_size:
+                                  (size_t) 64 << 30);
+    if (rc == 0)
+        rc = mdb_env_open (self->env, config->path,
+                           MDB_NOTLS | (config->nosync? MDB_NOSYNC: 0), 0644);
+    if (rc) {
+        if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH)
+            wob_fail (err, WOB_ERR_STORE, "data directory %s: data.mdb is corrupt "
+                      "or not an LMDB file (%s)", config->path, mdb_strerror (rc));
+        else
+            wob_fail (err, WOB_ERR_STORE, "cannot open data directory %s: %s",
+                      config->path, mdb_strerror (rc));
+        goto fail;
+    }
+    if (s_open_dbs (self, err))
+        goto fail;
+    return self;
+fail:
+    store_destroy (&self);
+    return NULL;
+}
+
+void
+store_destroy (store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    store_t *self = *self_p;
+    if (self->txn)
+        mdb_txn_abort (self->txn);
+    if (self->env)
+        mdb_env_close (self->env);
+    for (int i = 0; i < STORE_MAX_CHANNELS; i++)
+        free (self->channel_names [i]);
+    free (self->path);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+store_begin (store_t *self, char *err)
+{
+    assert (!self->txn);
+    int rc = mdb_txn_begin (self->env, NULL, 0, &self->txn);
+    if (rc) {
+        self->txn = NULL;
+        return s_fail (self, err, rc, "beginning a transaction");
+    }
+    self->dirty = false;
+    return 0;
+}
+
+static int
+s_save_counters (store_t *self, char *err)
+{
+    uint8_t buf [8];
+    s_put_u64 (buf, self->next_order);
+    MDB_val key = { 10, "next_order" }, val = { 8, buf };
+    int rc = mdb_put (self->txn, self->meta, &key, &val, 0);
+    if (rc == 0) {
+        s_put_u64 (buf, self->next_wave);
+        key = (MDB_val) { 9, "next_wave" };
+        rc = mdb_put (self->txn, self->meta, &key, &val, 0);
+    }
+    return rc? s_fail (self, err, rc, "saving counters"): 0;
+}
+
+int
+store_commit (store_t *self, char *err)
+{
+    assert (self->txn);
+    if (!self->dirty) {
+        mdb_txn_abort (self->txn);         //  read-only group: nothing to sync
+        self->txn = NULL;
+        return 0;
+    }
+    if (self->counters_dirty && s_save_counters (self, err)) {
+        store_abort (self);
+        return WOB_ERR_STORE;
+    }
+    int rc = mdb_txn_commit (self->txn);
+    self->txn = NULL;
+    self->counters_dirty = false;
+    if (rc) {
+        MDB_txn *txn;
+        if (mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn) == 0) {
+            s_load_counters (self, txn);
+            mdb_txn_abort (txn);
+        }
+        return s_fail (self, err, rc, "committing");
+    }
+    return 0;
+}
+
+void
+store_abort (store_t *self)
+{
+    if (!self->txn)
+        return;
+    mdb_txn_abort (self->txn);
+    self->txn = NULL;
+    MDB_txn *txn;
+    if (mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn) == 0) {
+        s_load_counters (self, txn);
+        mdb_txn_abort (txn);
+    }
+}
+
+bool
+store_dirty (store_t *self)
+{
+    return self->dirty;
+}
+
+uint64_t
+store_next_order_id (store_t *self)
+{
+    self->counters_dirty = true;
+    self->dirty = true;
+    return self->next_order++;
+}
+
+uint32_t
+store_next_wave_seq (store_t *self)
+{
+    self->counters_dirty = true;
+    self->dirty = true;
+    return self->next_wave++;
+}
+
+//  Puts a key/value in the group transaction.
+static int
+s_put (store_t *self, MDB_dbi dbi, void *k, size_t klen, void *v, size_t vlen,
+       unsigned flags, char *err, const char *what)
+{
+    MDB_val key = { klen, k }, val = { vlen, v };
+    int rc = mdb_put (self->txn, dbi, &key, &val, flags);
+    if (rc)
+        return s_fail (self, err, rc, what);
+    self->dirty = true;
+    return 0;
+}
+
+static int
+s_del (store_t *self, MDB_dbi dbi, void *k, size_t klen, MDB_val *val, char *err,
+       const char *what)
+{
+    MDB_val key = { klen, k };
+    int rc = mdb_del (self->txn, dbi, &key, val);
+    if (rc && rc != MDB_NOTFOUND)
+        return s_fail (self, err, rc, what);
+    self->dirty = true;
+    return 0;
+}
+
+//  Packs a protobuf message into the transaction with MDB_RESERVE: no copy.
+static int
+s_put_message (store_t *self, MDB_dbi dbi, void *k, size_t klen,
+               const ProtobufCMessage *msg, char *err, const char *what)
+{
+    MDB_val key = { klen, k }, val = { protobuf_c_message_get_packed_size (msg), NULL };
+    int rc = mdb_put (self->txn, dbi, &key, &val, MDB_RESERVE);
+    if (rc)
+        return s_fail (self, err, rc, what);
+    protobuf_c_message_pack (msg, val.mv_data);
+    self->dirty = true;
+    return 0;
+}
+
+int
+store_channel_id (store_t *self, const char *name, bool create, uint8_t *id, char *err)
+{
+    for (uint8_t i = 1; i < STORE_MAX_CHANNELS; i++)
+        if (self->channel_names [i] && streq (self->channel_names [i], name)) {
+            *id = i;
+            return 0;
+        }
+    *id = 0;
+    if (!create)
+        return wob_fail (err, WOB_ERR_NOT_FOUND, "unknown channel '%s'", name);
+    uint8_t free_id = 0;
+    for (uint8_t i = 1; i < STORE_MAX_CHANNELS && !free_id; i++)
+        if (!self->channel_names [i])
+            free_id = i;
+    if (!free_id)
+        return wob_fail (err, WOB_ERR_INVALID, "too many channels (at most %d)",
+                         STORE_MAX_CHANNELS - 1);
+    if (s_put (self, self->channels, (void *) name, strlen (name), &free_id, 1, 0, err,
+               "adding a channel"))
+        return WOB_ERR_STORE;
+    //  Kept in memory even if this group aborts: the id stays free on disk
+    //  and is simply written again next time.
+    self->channel_names [free_id] = strdup (name);
+    *id = free_id;
+    return 0;
+}
+
+const char *
+store_channel_name (store_t *self, uint8_t id)
+{
+    return id < STORE_MAX_CHANNELS && self->channel_names [id]? self->channel_names [id]: "?";
+}
+
+int
+store_order_get (store_t *self, uint64_t id, Wob__Order **order_p, char *err)
+{
+    uint8_t k [8];
+    s_put_u64 (k, id);
+    MDB_val key = { 8, k }, val;
+    *order_p = NULL;
+    int rc = mdb_get (self->txn, self->orders, &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return wob_fail (err, WOB_ERR_NOT_FOUND, "order %" PRIu64 " does not exist", id);
+    if (rc)
+        return s_fail (self, err, rc, "reading an order");
+    *order_p = wob__order__unpack (NULL, val.mv_size, val.mv_data);
+    if (!*order_p)
+        return wob_fail (err, WOB_ERR_STORE, "store %s: order %" PRIu64 " record is corrupt",
+                         self->path, id);
+    return 0;
+}
+
+int
+store_order_put (store_t *self, Wob__Order *order, char *err)
+{
+    uint8_t k [8];
+    s_put_u64 (k, order->id);
+    //  History lives in its own table; never store it twice.
+    size_t n_history = order->n_history;
+    Wob__HistoryEntry **history = order->history;
+    order->n_history = 0;
+    order->history = NULL;
+    int rc = s_put_message (self, self->orders, k, 8, &order->base, err, "writing an order");
+    order->n_history = n_history;
+    order->history = history;
+    return rc;
+}
+
+int
+store_history_put (store_t *self, uint64_t id, uint32_t seq, Wob__HistoryEntry *entry,
+                   char *err)
+{
+    uint8_t k [12];
+    s_put_u64 (k, id);
+    s_put_u32 (k + 8, seq);
+    return s_put_message (self, self->history, k, 12, &entry->base, err, "writing history");
+}
+
+int
+store_history_load (store_t *self, Wob__Order *order, char *err)
+{
+    uint8_t k [12];
+    s_put_u64 (k, order->id);
+    s_put_u32 (k + 8, 0);
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (self->txn, self->history, &cursor);
+    if (rc)
+        return s_fail (self, err, rc, "reading history");
+    size_t cap = order->history_len? order->history_len: 4;
+    order->history = calloc (cap, sizeof (Wob__HistoryEntry *));
+    order->n_history = 0;
+    MDB_val key = { 12, k }, val;
+    for (rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) {
+        if (key.mv_size != 12 || memcmp (key.mv_data, k, 8) != 0)
+            break;
+        Wob__HistoryEntry *entry = wob__history_entry__unpack (NULL, val.mv_size, val.mv_data);
+        if (!entry)
+            continue;
+        if (order->n_history == cap) {
+            cap *= 2;
+            order->history = realloc (order->history, cap * sizeof (Wob__HistoryEntry *));
+        }
+        order->history [order->n_history++] = entry;
+    }
+    mdb_cursor_close (cursor);
+    return 0;
+}
+
+int
+store_msisdn_add (store_t *self, const char *msisdn, uint64_t id, char *err)
+{
+    uint8_t v [8];
+    s_put_u64 (v, id);
+    return s_put (self, self->msisdn, (void *) msisdn, strlen (msisdn), v, 8, 0, err,
+                  "indexing a number");
+}
+
+int
+store_msisdn_list (store_t *self, const char *msisdn, uint64_t **ids_p, size_t *count_p,
+                   char *err)
+{
+    *ids_p = NULL;
+    *count_p = 0;
+    if (!*msisdn)
+        return 0;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (self->txn, self->msisdn, &cursor);
+    if (rc)
+        return s_fail (self, err, rc, "reading the number index");
+    MDB_val key = { strlen (msisdn), (void *) msisdn }, val;
+    size_t cap = 0;
+    for (rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_KEY); rc == 0;
+         rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT_DUP)) {
+        if (*count_p == cap) {
+            cap = cap? cap * 2: 8;
+            *ids_p = realloc (*ids_p, cap * sizeof (uint64_t));
+        }
+        (*ids_p) [(*count_p)++] = s_get_u64 (val.mv_data);
+    }
+    mdb_cursor_close (cursor);
+    return 0;
+}
+
+int
+store_wave_order_add (store_t *self, uint32_t wave_seq, uint64_t id, char *err)
+{
+    uint8_t k [12];
+    s_put_u32 (k, wave_seq);
+    s_put_u64 (k + 4, id);
+    return s_put (self, self->wave_ord, k, 12, "", 0, 0, err, "indexing a wave");
+}
+
+int
+store_wave_order_next (store_t *self, uint32_t wave_seq, uint64_t after, uint64_t *id_p,
+                       char *err)
+{
+    uint8_t k [12];
+    s_put_u32 (k, wave_seq);
+    s_put_u64 (k + 4, after + 1);
+    *id_p = 0;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (self->txn, self->wave_ord, &cursor);
+    if (rc)
+        return s_fail (self, err, rc, "reading a wave");
+    MDB_val key = { 12, k }, val;
+    rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
+    if (rc == 0 && key.mv_size == 12 && memcmp (key.mv_data, k, 4) == 0)
+        *id_p = s_get_u64 ((uint8_t *) key.mv_data + 4);
+    mdb_cursor_close (cursor);
+    return 0;
+}
+
+static void
+s_queue_key (uint8_t *k, uint8_t channel, uint32_t wave_seq, uint8_t priority, uint64_t id)
+{
+    k [0] = channel;
+    s_put_u32 (k + 1, wave_seq);
+    k [5] = 255 - priority;
+    s_put_u64 (k + 6, id);
+}
+
+int
+store_queue_put (store_t *self, uint8_t channel, uint32_t wave_seq, uint8_t priority,
+                 uint64_t id, char *err)
+{
+    uint8_t k [14];
+    s_queue_key (k, channel, wave_seq, priority, id);
+    return s_put (self, self->queue, k, 14, "", 0, 0, err, "queueing an order");
+}
+
+int
+store_queue_del (store_t *self, uint8_t channel, uint32_t wave_seq, uint8_t priority,
+                 uint64_t id, char *err)
+{
+    uint8_t k [14];
+    s_queue_key (k, channel, wave_seq, priority, id);
+    return s_del (self, self->queue, k, 14, NULL, err, "dequeueing an order");
+}
+
+int
+store_queue_head (store_t *self, uint8_t channel, uint32_t wave_seq, uint8_t *priority_p,
+                  uint64_t *id_p, char *err)
+{
+    uint8_t k [14];
+    s_queue_key (k, channel, wave_seq, 255, 0);
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (self->txn, self->queue, &cursor);
+    if (rc)
+        return s_fail (self, err, rc, "reading the queue");
+    MDB_val key = { 14, k }, val;
+    rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
+    int result = WOB_ERR_NOT_FOUND;
+    if (rc == 0 && key.mv_size == 14 && memcmp (key.mv_data, k, 5) == 0) {
+        const uint8_t *p = key.mv_data;
+        *priority_p = 255 - p [5];
+        *id_p = s_get_u64 (p + 6);
+        result = 0;
+    }
+    else
+    if (rc && rc != MDB_NOTFOUND)
+        result = s_fail (self, err, rc, "reading the queue");
+    mdb_cursor_close (cursor);
+    return result;
+}
+
+int
+store_timer_put (store_t *self, int64_t due_ms, uint64_t id, char *err)
+{
+    uint8_t k [16];
+    s_put_u64 (k, (uint64_t) (due_ms < 0? 0: due_ms));
+    s_put_u64 (k + 8, id);
+    return s_put (self, self->timers, k, 16, "", 0, 0, err, "setting a timer");
+}
+
+int
+store_timer_del (store_t *self, int64_t due_ms, uint64_t id, char *err)
+{
+    uint8_t k [16];
+    s_put_u64 (k, (uint64_t) (due_ms < 0? 0: due_ms));
+    s_put_u64 (k + 8, id);
+    return s_del (self, self->timers, k, 16, NULL, err, "clearing a timer");
+}
+
+int
+store_timer_due (store_t *self, int64_t now_ms, uint64_t *ids, int64_t *dues, size_t max,
+                 size_t *count_p, char *err)
+{
+    *count_p = 0;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (self->txn, self->timers, &cursor);
+    if (rc)
+        return s_fail (self, err, rc, "reading timers");
+    MDB_val key, val;
+    for (rc = mdb_cursor_get (cursor, &key, &val, MDB_FIRST); rc == 0 && *count_p < max;
+         rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) {
+        int64_t due = (int64_t) s_get_u64 (key.mv_data);
+        if (due > now_ms)
+            break;
+        dues [*count_p] = due;
+        ids [(*count_p)++] = s_get_u64 ((uint8_t *) key.mv_data + 8);
+    }
+    mdb_cursor_close (cursor);
+    return 0;
+}
+
+int
+store_lease_put (store_t *self, uint64_t id, char *err)
+{
+    uint8_t k [8];
+    s_put_u64 (k, id);
+    return s_put (self, self->leases, k, 8, "", 0, 0, err, "recording a lease");
+}
+
+int
+store_lease_del (store_t *self, uint64_t id, char *err)
+{
+    uint8_t k [8];
+    s_put_u64 (k, id);
+    return s_del (self, self->leases, k, 8, NULL, err, "ending a lease");
+}
+
+int
+store_lease_each (store_t *self, store_id_fn *fn, void *arg, char *err)
+{
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (self->txn, self->leases, &cursor);
+    if (rc)
+        return s_fail (self, err, rc, "reading leases");
+    MDB_val key, val;
+    int result = 0;
+    for (rc = mdb_cursor_get (cursor, &key, &val, MDB_FIRST); rc == 0 && !result;
+         rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT))
+        result = fn (arg, s_get_u64 (key.mv_data));
+    mdb_cursor_close (cursor);
+    return result;
+}
+
+int
+store_wave_get (store_t *self, const char *wave_id, Wob__Wave **wave_p, char *err)
+{
+    MDB_val key = { strlen (wave_id), (void *) wave_id }, val;
+    *wave_p = NULL;
+    int rc = mdb_get (self->txn, self->waves, &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return wob_fail (err, WOB_ERR_NOT_FOUND, "wave '%s' does not exist", wave_id);
+    if (rc)
+        return s_fail (self, err, rc, "reading a wave");
+    *wave_p = wob__wave__unpack (NULL, val.mv_size, val.mv_data);
+    if (!*wave_p)
+        return wob_fail (err, WOB_ERR_STORE, "store %s: wave '%s' record is corrupt",
+                         self->path, wave_id);
+    return 0;
+}
+
+int
+store_wave_put (store_t *self, Wob__Wave *wave, char *err)
+{
+    return s_put_message (self, self->waves, wave->id, strlen (wave->id), &wave->base, err,
+                          "writing a wave");
+}
+
+int
+store_wave_each (store_t *self, store_wave_fn *fn, void *arg, char *err)
+{
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (self->txn, self->waves, &cursor);
+    if (rc)
+        return s_fail (self, err, rc, "reading waves");
+    MDB_val key, val;
+    int result = 0;
+    for (rc = mdb_cursor_get (cursor, &key, &val, MDB_FIRST); rc == 0 && !result;
+         rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) {
+        Wob__Wave *wave = wob__wave__unpack (NULL, val.mv_size, val.mv_data);
+        if (wave)
+            result = fn (arg, wave);
+    }
+    mdb_cursor_close (cursor);
+    return result;
+}
+
+int
+store_stats_get (store_t *self, uint32_t wave_seq, store_stats_t *stats, char *err)
+{
+    uint8_t k [4];
+    s_put_u32 (k, wave_seq);
+    MDB_val key = { 4, k }, val;
+    int rc = mdb_get (self->txn, self->stats, &key, &val);
+    memset (stats, 0, sizeof (*stats));
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return s_fail (self, err, rc, "reading wave counts");
+    memcpy (stats, val.mv_data, val.mv_size < sizeof (*stats)? val.mv_size: sizeof (*stats));
+    return 0;
+}
+
+int
+store_stats_put (store_t *self, uint32_t wave_seq, const store_stats_t *stats, char *err)
+{
+    uint8_t k [4];
+    s_put_u32 (k, wave_seq);
+    return s_put (self, self->stats, k, 4, (void *) stats, sizeof (*stats), 0, err,
+                  "writing wave counts");
+}
+
+uint64_t
+store_order_count (store_t *self)
+{
+    MDB_stat st;
+    if (self->txn && mdb_stat (self->txn, self->orders, &st) == 0)
+        return st.ms_entries;
+    return 0;
+}
+
+size_t
+store_size_bytes (store_t *self)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info (self->env, &info) || mdb_env_stat (self->env, &st))
+        return 0;
+    return (info.me_last_pgno + 1) * (size_t) st.ms_psize;
+}

@@ -1,0 +1,104 @@
+/*  store.h - the broker's durable state in LMDB.
+
+    The only module that includes lmdb.h.  The broker runs one write
+    transaction per turn of its loop (group commit): store_begin opens it,
+    every handler reads and writes through it, store_commit makes the whole
+    group durable before any reply leaves.  All records returned are heap
+    copies: they stay valid after the transaction ends.                     */
+
+#ifndef STORE_H_INCLUDED
+#define STORE_H_INCLUDED
+
+#include "wob.h"
+
+typedef struct _store_t store_t;
+
+#define STORE_MAX_CHANNELS 16   //  channel ids 1..15; 0 is unused
+
+//  Running counts of one wave, kept in the same transaction as its orders.
+typedef struct {
+    uint64_t by_state [16];                     //  Wob__State -> orders
+    uint64_t by_outcome [16];                   //  Wob__Outcome -> reports
+    uint64_t by_channel [STORE_MAX_CHANNELS];   //  channel id -> orders
+    uint64_t filtered_by_reason [8];            //  reserved for rules
+} store_stats_t;
+
+typedef struct {
+    const char *path;           //  data directory (created if missing)
+    size_t map_size;            //  LMDB map size in bytes (0 = default)
+    bool nosync;                //  benchmarks only: no fsync on commit
+} store_config_t;
+
+//  Opens or creates the store.  NULL with err set when the directory is
+//  unusable, corrupt or not a wob store.
+store_t *store_new (const store_config_t *config, char *err);
+void store_destroy (store_t **self_p);
+
+//  --- Transactions -------------------------------------------------------
+int store_begin (store_t *self, char *err);
+//  Commits (durably) if anything was written; ends the transaction either way.
+int store_commit (store_t *self, char *err);
+void store_abort (store_t *self);
+bool store_dirty (store_t *self);
+
+//  --- Ids and names ------------------------------------------------------
+uint64_t store_next_order_id (store_t *self);           //  takes one
+uint32_t store_next_wave_seq (store_t *self);           //  takes one
+//  Channel name -> small id, created when create is true.  0 if unknown.
+int store_channel_id (store_t *self, const char *name, bool create, uint8_t *id, char *err);
+const char *store_channel_name (store_t *self, uint8_t id);
+
+//  --- Orders and history -------------------------------------------------
+int store_order_get (store_t *self, uint64_t id, Wob__Order **order_p, char *err);
+int store_order_put (store_t *self, Wob__Order *order, char *err);
+int store_history_put (store_t *self, uint64_t id, uint32_t seq,
+                       Wob__HistoryEntry *entry, char *err);
+//  Fills order->history with all entries (heap; freed with the order).
+int store_history_load (store_t *self, Wob__Order *order, char *err);
+
+//  --- Indexes ------------------------------------------------------------
+int store_msisdn_add (store_t *self, const char *msisdn, uint64_t id, char *err);
+//  Order ids of one number, oldest first; *ids_p is malloc'd.
+int store_msisdn_list (store_t *self, const char *msisdn, uint64_t **ids_p,
+                       size_t *count_p, char *err);
+int store_wave_order_add (store_t *self, uint32_t wave_seq, uint64_t id, char *err);
+//  Next order id of a wave after `after` (0 to start); 0 when done.
+int store_wave_order_next (store_t *self, uint32_t wave_seq, uint64_t after,
+                           uint64_t *id_p, char *err);
+
+//  Ready queue: one ordered run per (channel, wave): higher priority first,
+//  then lower (older) id.
+int store_queue_put (store_t *self, uint8_t channel, uint32_t wave_seq,
+                     uint8_t priority, uint64_t id, char *err);
+int store_queue_del (store_t *self, uint8_t channel, uint32_t wave_seq,
+                     uint8_t priority, uint64_t id, char *err);
+//  Head of the (channel, wave) run.  WOB_ERR_NOT_FOUND when empty.
+int store_queue_head (store_t *self, uint8_t channel, uint32_t wave_seq,
+                      uint8_t *priority_p, uint64_t *id_p, char *err);
+
+//  Timers: orders waiting until a time (deferred, retry back-off, callback).
+int store_timer_put (store_t *self, int64_t due_ms, uint64_t id, char *err);
+int store_timer_del (store_t *self, int64_t due_ms, uint64_t id, char *err);
+//  Up to max ids due at or before now; *count_p how many.
+int store_timer_due (store_t *self, int64_t now_ms, uint64_t *ids, int64_t *dues,
+                     size_t max, size_t *count_p, char *err);
+
+//  Leases: the set of dispatched order ids (details are in the order).
+int store_lease_put (store_t *self, uint64_t id, char *err);
+int store_lease_del (store_t *self, uint64_t id, char *err);
+typedef int (store_id_fn) (void *arg, uint64_t id);
+int store_lease_each (store_t *self, store_id_fn *fn, void *arg, char *err);
+
+//  --- Waves --------------------------------------------------------------
+int store_wave_get (store_t *self, const char *wave_id, Wob__Wave **wave_p, char *err);
+int store_wave_put (store_t *self, Wob__Wave *wave, char *err);
+typedef int (store_wave_fn) (void *arg, Wob__Wave *wave);   //  fn owns wave
+int store_wave_each (store_t *self, store_wave_fn *fn, void *arg, char *err);
+int store_stats_get (store_t *self, uint32_t wave_seq, store_stats_t *stats, char *err);
+int store_stats_put (store_t *self, uint32_t wave_seq, const store_stats_t *stats, char *err);
+
+//  --- Information --------------------------------------------------------
+uint64_t store_order_count (store_t *self);
+size_t store_size_bytes (store_t *self);
+
+#endif

@@ -1,0 +1,313 @@
+/*  workers.c - worker sessions: hello, heartbeats, liveness, goodbye.
+
+    A worker is known by the stable name it gives in its hello ("sms-1",
+    "agent-0042"); its session is the ROUTER identity it speaks from.  Leases
+    belong to the name, so a worker that reconnects (or a broker that
+    restarted) keeps what the worker says it still holds; everything else
+    the name held goes back to the queue.  A worker silent for longer than
+    the timeout is lost and its leases are returned at once.             */
+
+#include "broker.h"
+
+struct _workers_t {
+    zhashx_t *by_routing;       //  routing key -> worker_t (owned)
+    zhashx_t *by_name;          //  name -> worker_t
+    worker_t **scratch;         //  workers_of_channel result
+    size_t scratch_cap;
+    int64_t next_heartbeat;     //  when to heartbeat all workers
+};
+
+static void
+s_worker_destroy (void **item_p)
+{
+    worker_t *worker = *item_p;
+    if (!worker)
+        return;
+    free (worker->name);
+    zframe_destroy (&worker->routing);
+    free (worker->routing_key);
+    for (size_t i = 0; i < worker->n_owns; i++)
+        free (worker->owns [i]);
+    free (worker->owns);
+    if (worker->batch)
+        wob__leases__free_unpacked (worker->batch, NULL);
+    free (worker);
+    *item_p = NULL;
+}
+
+workers_t *
+workers_new (void)
+{
+    workers_t *self = calloc (1, sizeof (workers_t));
+    self->by_routing = zhashx_new ();
+    zhashx_set_destructor (self->by_routing, s_worker_destroy);
+    self->by_name = zhashx_new ();
+    return self;
+}
+
+void
+workers_destroy (workers_t **self_p)
+{
+    if (self_p && *self_p) {
+        workers_t *self = *self_p;
+        zhashx_destroy (&self->by_name);
+        zhashx_destroy (&self->by_routing);
+        free (self->scratch);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+worker_t *
+workers_by_name (workers_t *self, const char *name)
+{
+    return zhashx_lookup (self->by_name, name);
+}
+
+worker_t **
+workers_of_channel (workers_t *self, uint8_t channel, size_t *count_p)
+{
+    size_t count = 0;
+    if (self->scratch_cap < zhashx_size (self->by_routing)) {
+        self->scratch_cap = zhashx_size (self->by_routing) * 2;
+        self->scratch = realloc (self->scratch, self->scratch_cap * sizeof (worker_t *));
+    }
+    for (worker_t *w = zhashx_first (self->by_routing); w; w = zhashx_next (self->by_routing))
+        if (w->channel == channel)
+            self->scratch [count++] = w;
+    *count_p = count;
+    return self->scratch;
+}
+
+static void
+s_remove (workers_t *self, worker_t *worker)
+{
+    zhashx_delete (self->by_name, worker->name);
+    zhashx_delete (self->by_routing, worker->routing_key);
+}
+
+worker_t *
+workers_session_peek (broker_t *self)
+{
+    return zhashx_lookup (self->workers->by_routing, self->sender_key);
+}
+
+worker_t *
+workers_session (broker_t *self)
+{
+    worker_t *worker = zhashx_lookup (self->workers->by_routing, self->sender_key);
+    if (!worker) {
+        broker_error (self, WOB__ERROR_CODE__ERR_SESSION,
+                      "no worker session on this connection: send hello first");
+        return NULL;
+    }
+    worker->last_seen_ms = self->now;
+    return worker;
+}
+
+void
+workers_seen (broker_t *self, worker_t *worker)
+{
+    worker->last_seen_ms = self->now;
+}
+
+static bool
+s_valid_name (const char *name)
+{
+    size_t len = strlen (name);
+    if (len == 0 || len > 64)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum ((unsigned char) name [i]) && !strchr ("._-@:", name [i]))
+            return false;
+    return true;
+}
+
+void
+workers_hello (broker_t *self, Wob__Hello *msg)
+{
+    char err [WOB_ERRLEN];
+    if (!s_valid_name (msg->worker)) {
+        broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "hello: worker name '%.64s' must be "
+                      "1-64 characters of A-Z a-z 0-9 . _ - @ :", msg->worker);
+        return;
+    }
+    channel_t *channel = broker_channel (self, msg->channel);
+    if (!channel) {
+        broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "hello: channel '%.32s' is not "
+                      "configured (configured: %s)", msg->channel, broker_channel_list (self));
+        return;
+    }
+    if (msg->capacity == 0 || msg->capacity > 100000) {
+        broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "hello: capacity %u out of range "
+                      "1..100000", msg->capacity);
+        return;
+    }
+    const char *key = self->sender_key;
+    worker_t *old = zhashx_lookup (self->workers->by_routing, key);
+    if (old && !streq (old->name, msg->worker)) {
+        broker_error (self, WOB__ERROR_CODE__ERR_CONFLICT, "hello: this connection is already "
+                      "worker '%s'", old->name);
+        return;
+    }
+    if (old)
+        s_remove (self->workers, old);
+    old = workers_by_name (self->workers, msg->worker);
+    if (old) {
+        zsys_info ("worker %s: new session replaces the old one", msg->worker);
+        s_remove (self->workers, old);
+    }
+    worker_t *worker = calloc (1, sizeof (worker_t));
+    worker->name = strdup (msg->worker);
+    worker->channel = channel->id;
+    worker->capacity = msg->capacity;
+    worker->routing = zframe_dup (self->sender);
+    worker->routing_key = strdup (key);
+    worker->connected_ms = worker->last_seen_ms = self->now;
+    worker->owns = calloc (msg->n_owns + 1, sizeof (char *));
+    for (size_t i = 0; i < msg->n_owns; i++)
+        worker->owns [worker->n_owns++] = strdup (msg->owns [i]);
+    zhashx_insert (self->workers->by_routing, worker->routing_key, worker);
+    zhashx_insert (self->workers->by_name, worker->name, worker);
+
+    //  Reconcile leases: keep what the worker still holds, return the rest.
+    Wob__Welcome *welcome = calloc (1, sizeof (*welcome));
+    wob__welcome__init (welcome);
+    welcome->heartbeat_ms = self->config.heartbeat_ms;
+    welcome->lease_ms = channel->lease_ms;
+    welcome->revoked = calloc (msg->n_holding + 1, sizeof (uint64_t));
+    for (size_t i = 0; i < msg->n_holding; i++)
+        if (!leases_holds (self->leases, msg->holding [i], worker->name))
+            welcome->revoked [welcome->n_revoked++] = msg->holding [i];
+    if (leases_release_unclaimed (self, worker->name, msg->holding, msg->n_holding,
+                                  "worker reconnected without it", err)) {
+        wob__welcome__free_unpacked (welcome, NULL);
+        broker_error (self, WOB__ERROR_CODE__ERR_STORE, "%s", err);
+        return;
+    }
+    worker->outstanding = leases_held_by (self->leases, worker->name);
+    zsys_info ("worker %s: hello (channel %s, capacity %u, holding %u)", worker->name,
+               channel->name, worker->capacity, worker->outstanding);
+    Wob__Envelope *reply = calloc (1, sizeof (*reply));
+    wob__envelope__init (reply);
+    reply->request_id = self->request_id;
+    reply->body_case = WOB__ENVELOPE__BODY_WELCOME;
+    reply->welcome = welcome;
+    broker_reply (self, reply);
+}
+
+void
+workers_bye (broker_t *self, worker_t *worker)
+{
+    char err [WOB_ERRLEN];
+    zsys_info ("worker %s: goodbye (%u orders return to the queue)", worker->name,
+               worker->outstanding);
+    if (leases_release_worker (self, worker->name, "worker said goodbye", err)) {
+        broker_error (self, WOB__ERROR_CODE__ERR_STORE, "%s", err);
+        return;
+    }
+    s_remove (self->workers, worker);
+}
+
+int
+workers_tick (broker_t *self, char *err)
+{
+    //  Lost workers first: their leases go back now, not at lease expiry.
+    zlistx_t *lost = zlistx_new ();
+    for (worker_t *w = zhashx_first (self->workers->by_routing); w;
+         w = zhashx_next (self->workers->by_routing))
+        if (self->now - w->last_seen_ms > self->config.worker_timeout_ms)
+            zlistx_add_end (lost, w);
+    int rc = 0;
+    for (worker_t *w = zlistx_first (lost); w && !rc; w = zlistx_next (lost)) {
+        char reason [120];
+        snprintf (reason, sizeof (reason), "worker lost: silent for %" PRId64 " ms",
+                  self->now - w->last_seen_ms);
+        zsys_warning ("worker %s: %s, returning %u orders", w->name, reason, w->outstanding);
+        rc = leases_release_worker (self, w->name, reason, err);
+        s_remove (self->workers, w);
+    }
+    zlistx_destroy (&lost);
+    if (rc || self->now < self->workers->next_heartbeat)
+        return rc;
+    self->workers->next_heartbeat = self->now + self->config.heartbeat_ms;
+    for (worker_t *w = zhashx_first (self->workers->by_routing); w;
+         w = zhashx_next (self->workers->by_routing)) {
+        Wob__Envelope *beat = calloc (1, sizeof (*beat));
+        wob__envelope__init (beat);
+        Wob__Heartbeat *body = calloc (1, sizeof (*body));
+        wob__heartbeat__init (body);
+        beat->body_case = WOB__ENVELOPE__BODY_HEARTBEAT;
+        beat->heartbeat = body;
+        broker_deliver (self, w->routing, beat);
+    }
+    return 0;
+}
+
+void
+workers_recount (broker_t *self)
+{
+    for (worker_t *w = zhashx_first (self->workers->by_routing); w;
+         w = zhashx_next (self->workers->by_routing)) {
+        w->outstanding = leases_held_by (self->leases, w->name);
+        if (w->batch)
+            wob__leases__free_unpacked (w->batch, NULL);
+        w->batch = NULL;
+    }
+}
+
+//  Sends each worker the leases granted to it this turn (after commit).
+void
+workers_flush (broker_t *self)
+{
+    for (worker_t *w = zhashx_first (self->workers->by_routing); w;
+         w = zhashx_next (self->workers->by_routing)) {
+        if (!w->batch)
+            continue;
+        Wob__Envelope *env = calloc (1, sizeof (*env));
+        wob__envelope__init (env);
+        env->body_case = WOB__ENVELOPE__BODY_LEASES;
+        env->leases = w->batch;
+        w->batch = NULL;
+        broker_deliver (self, w->routing, env);
+    }
+}
+
+static char *
+s_strdup (const char *s)
+{
+    return strdup (s? s: "");
+}
+
+void
+workers_list (broker_t *self, Wob__WorkersQuery *msg)
+{
+    Wob__WorkerList *list = calloc (1, sizeof (*list));
+    wob__worker_list__init (list);
+    list->workers = calloc (zhashx_size (self->workers->by_routing) + 1, sizeof (Wob__WorkerInfo *));
+    for (worker_t *w = zhashx_first (self->workers->by_routing); w;
+         w = zhashx_next (self->workers->by_routing)) {
+        const char *channel = self->channels [w->channel].name;
+        if (*msg->channel && !streq (msg->channel, channel))
+            continue;
+        Wob__WorkerInfo *info = calloc (1, sizeof (*info));
+        wob__worker_info__init (info);
+        info->id = s_strdup (w->name);
+        info->channel = s_strdup (channel);
+        info->capacity = w->capacity;
+        info->outstanding = w->outstanding;
+        info->done = w->done;
+        info->connected_ms = w->connected_ms;
+        info->last_seen_ms = w->last_seen_ms;
+        info->owns = calloc (w->n_owns + 1, sizeof (char *));
+        for (size_t i = 0; i < w->n_owns; i++)
+            info->owns [info->n_owns++] = s_strdup (w->owns [i]);
+        list->workers [list->n_workers++] = info;
+    }
+    Wob__Envelope *reply = calloc (1, sizeof (*reply));
+    wob__envelope__init (reply);
+    reply->request_id = self->request_id;
+    reply->body_case = WOB__ENVELOPE__BODY_WORKER_LIST;
+    reply->worker_list = list;
+    broker_reply (self, reply);
+}

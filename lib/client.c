@@ -1,0 +1,275 @@
+/*  client.c - the request/reply client used by wobctl, campaign systems
+    and tests: one DEALER, request ids, a timeout on every request so that
+    a dead broker is an error, never a hang; and wave submission in
+    acknowledged chunks that resumes where the broker says it stopped.   */
+
+#include "wob.h"
+#include "wob_targets.h"
+
+struct _wob_client_t {
+    zsock_t *dealer;            //  connection to the broker
+    zpoller_t *poller;
+    uint64_t next_id;           //  next request id
+    int timeout_ms;             //  per request
+    char *endpoint;
+};
+
+wob_client_t *
+wob_client_new (const char *endpoint, int timeout_ms)
+{
+    wob_client_t *self = calloc (1, sizeof (wob_client_t));
+    if (!self)
+        return NULL;
+    self->dealer = zsock_new (ZMQ_DEALER);
+    if (!self->dealer) {
+        free (self);
+        return NULL;
+    }
+    zsock_set_linger (self->dealer, 0);
+    zsock_set_sndtimeo (self->dealer, timeout_ms);
+    if (zsock_connect (self->dealer, "%s", endpoint) != 0) {
+        zsock_destroy (&self->dealer);
+        free (self);
+        return NULL;
+    }
+    self->poller = zpoller_new (self->dealer, NULL);
+    self->timeout_ms = timeout_ms > 0? timeout_ms: 5000;
+    self->next_id = ((uint64_t) wob_now_ms () << 16) | (uint64_t) (getpid () & 0xFFFF);
+    self->endpoint = strdup (endpoint);
+    return self;
+}
+
+void
+wob_client_destroy (wob_client_t **self_p)
+{
+    if (self_p && *self_p) {
+        wob_client_t *self = *self_p;
+        zpoller_destroy (&self->poller);
+        zsock_destroy (&self->dealer);
+        free (self->endpoint);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Sends one request, returns its request id (0 on failure).
+static uint64_t
+s_send (wob_client_t *self, Wob__Envelope *req)
+{
+    req->request_id = ++self->next_id;
+    return wob_msg_send (self->dealer, req) == 0? req->request_id: 0;
+}
+
+//  Waits for the reply to request id; NULL with rc/err on failure.
+static Wob__Envelope *
+s_wait (wob_client_t *self, uint64_t id, int timeout_ms, int *rc, char *err)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (true) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0 || !zpoller_wait (self->poller, (int) left)) {
+            if (zpoller_terminated (self->poller))
+                *rc = wob_fail (err, WOB_ERR_IO, "interrupted");
+            else
+                *rc = wob_fail (err, WOB_ERR_UNREACHABLE, "broker at %s did not answer within "
+                                "%d ms", self->endpoint, timeout_ms);
+            return NULL;
+        }
+        zframe_t *frame = zframe_recv (self->dealer);
+        if (!frame)
+            continue;
+        int code;
+        Wob__Envelope *reply = wob_msg_decode (zframe_data (frame), zframe_size (frame),
+                                               SIZE_MAX, &code, err);
+        zframe_destroy (&frame);
+        if (!reply) {
+            *rc = WOB_ERR_DECODE;
+            return NULL;
+        }
+        if (reply->request_id != id) {
+            wob_msg_free (&reply);          //  stale reply of an earlier request
+            continue;
+        }
+        if (reply->body_case == WOB__ENVELOPE__BODY_ERROR) {
+            *rc = wob_fail (err, WOB_ERR_REFUSED, "%s", reply->error->message);
+            wob_msg_free (&reply);
+            return NULL;
+        }
+        *rc = 0;
+        return reply;
+    }
+}
+
+Wob__Envelope *
+wob_client_request (wob_client_t *self, Wob__Envelope *req, int *rc, char *err)
+{
+    uint64_t id = s_send (self, req);
+    if (!id) {
+        *rc = wob_fail (err, WOB_ERR_UNREACHABLE, "cannot send to broker at %s", self->endpoint);
+        return NULL;
+    }
+    return s_wait (self, id, self->timeout_ms, rc, err);
+}
+
+//  --- Submission ----------------------------------------------------------
+
+//  Reads the whole file once to find bad rows before anything is sent.
+static int
+s_prevalidate (const char *path, const wob_submit_opts_t *opts, uint64_t *rows, char *err)
+{
+    wob_targets_t *targets = wob_targets_open (path, err);
+    if (!targets)
+        return WOB_ERR_INVALID;
+    int bad = 0, rc = 0;
+    char first [WOB_ERRLEN] = "";
+    *rows = 0;
+    while (true) {
+        Wob__Target *t = NULL;
+        char row_err [WOB_ERRLEN];
+        wob_row_t r = wob_targets_next (targets, &t, row_err);
+        if (r == WOB_ROW_EOF)
+            break;
+        if (r == WOB_ROW_FATAL) {
+            rc = wob_fail (err, WOB_ERR_INVALID, "%s", row_err);
+            break;
+        }
+        if (r == WOB_ROW_BAD) {
+            if (!bad++)
+                snprintf (first, sizeof (first), "%s", row_err);
+            if (opts->bad_row && !opts->skip_bad_rows)
+                opts->bad_row (opts->arg, row_err);
+            continue;
+        }
+        (*rows)++;
+        wob__target__free_unpacked (t, NULL);
+    }
+    wob_targets_destroy (&targets);
+    if (!rc && bad && !opts->skip_bad_rows)
+        rc = wob_fail (err, WOB_ERR_INVALID, "%d bad row%s, wave refused (nothing was sent; "
+                       "--skip-bad-rows leaves them out); first: %s", bad, bad > 1? "s": "", first);
+    if (!rc && *rows == 0)
+        rc = wob_fail (err, WOB_ERR_INVALID, "%s: no valid target rows", path);
+    return rc;
+}
+
+int
+wob_client_submit (wob_client_t *self, const wob_submit_opts_t *opts, Wob__Envelope **reply_p,
+                   char *err)
+{
+    *reply_p = NULL;
+    Wob__Wave *wave = NULL;
+    char *targets_path = NULL;
+    int rc = wob_wavefile_load (opts->wave_file, &wave, &targets_path, err);
+    if (rc)
+        return WOB_ERR_INVALID;
+    if (opts->wave_id) {
+        free (wave->id);
+        wave->id = strdup (opts->wave_id);
+    }
+    const char *path = opts->targets_file? opts->targets_file: targets_path;
+    wob_targets_t *targets = NULL;
+    Wob__Envelope *reply = NULL;
+    uint64_t total = 0;
+    if (!path) {
+        rc = wob_fail (err, WOB_ERR_INVALID, "%s: names no targets file", opts->wave_file);
+        goto done;
+    }
+    if ((rc = s_prevalidate (path, opts, &total, err)))
+        goto done;
+
+    //  Begin: the broker tells us how many rows it already holds.
+    Wob__SubmitBegin begin = WOB__SUBMIT_BEGIN__INIT;
+    begin.wave = wave;
+    Wob__Envelope req = WOB__ENVELOPE__INIT;
+    req.body_case = WOB__ENVELOPE__BODY_SUBMIT_BEGIN;
+    req.submit_begin = &begin;
+    reply = wob_client_request (self, &req, &rc, err);
+    if (!reply)
+        goto done;
+    uint64_t resume = reply->submit_begin_reply->next_row;
+    wob_msg_free (&reply);
+
+    //  Chunks, a few in flight; each reply says how many rows are durable.
+    size_t chunk_rows = opts->chunk_rows? opts->chunk_rows: 5000;
+    targets = wob_targets_open (path, err);
+    if (!targets) {
+        rc = WOB_ERR_INVALID;
+        goto done;
+    }
+    enum { WINDOW = 4 };
+    uint64_t in_flight [WINDOW];
+    size_t n_flight = 0;
+    bool eof = false;
+    uint64_t durable = resume;
+    Wob__Target **batch = calloc (chunk_rows, sizeof (Wob__Target *));
+    while (!eof || n_flight) {
+        if (!eof && n_flight < WINDOW) {
+            size_t n = 0;
+            while (n < chunk_rows) {
+                Wob__Target *t = NULL;
+                char row_err [WOB_ERRLEN];
+                wob_row_t r = wob_targets_next (targets, &t, row_err);
+                if (r == WOB_ROW_EOF || r == WOB_ROW_FATAL) {
+                    eof = true;
+                    break;
+                }
+                if (r == WOB_ROW_BAD) {
+                    if (opts->bad_row)
+                        opts->bad_row (opts->arg, row_err);
+                    continue;
+                }
+                if (t->row <= resume) {
+                    wob__target__free_unpacked (t, NULL);
+                    continue;
+                }
+                batch [n++] = t;
+            }
+            if (n) {
+                Wob__SubmitChunk chunk = WOB__SUBMIT_CHUNK__INIT;
+                chunk.wave = wave->id;
+                chunk.first_row = batch [0]->row;
+                chunk.n_targets = n;
+                chunk.targets = batch;
+                Wob__Envelope creq = WOB__ENVELOPE__INIT;
+                creq.body_case = WOB__ENVELOPE__BODY_SUBMIT_CHUNK;
+                creq.submit_chunk = &chunk;
+                uint64_t id = s_send (self, &creq);
+                for (size_t i = 0; i < n; i++)
+                    wob__target__free_unpacked (batch [i], NULL);
+                if (!id) {
+                    rc = wob_fail (err, WOB_ERR_UNREACHABLE, "cannot send to broker at %s",
+                                   self->endpoint);
+                    break;
+                }
+                in_flight [n_flight++] = id;
+            }
+            continue;
+        }
+        reply = s_wait (self, in_flight [0], self->timeout_ms, &rc, err);
+        if (!reply)
+            break;
+        memmove (in_flight, in_flight + 1, (--n_flight) * sizeof (uint64_t));
+        if (reply->body_case == WOB__ENVELOPE__BODY_SUBMIT_CHUNK_REPLY)
+            durable = reply->submit_chunk_reply->rows;
+        wob_msg_free (&reply);
+        if (opts->progress)
+            opts->progress (opts->arg, durable, total);
+    }
+    free (batch);
+    if (rc)
+        goto done;
+
+    Wob__SubmitCommit commit = WOB__SUBMIT_COMMIT__INIT;
+    commit.wave = wave->id;
+    Wob__Envelope creq = WOB__ENVELOPE__INIT;
+    creq.body_case = WOB__ENVELOPE__BODY_SUBMIT_COMMIT;
+    creq.submit_commit = &commit;
+    reply = wob_client_request (self, &creq, &rc, err);
+    if (reply)
+        *reply_p = reply;
+done:
+    wob_targets_destroy (&targets);
+    free (targets_path);
+    wob__wave__free_unpacked (wave, NULL);
+    return rc;
+}

@@ -1,0 +1,190 @@
+/*  common.c - the small things every wob program shares: the error space,
+    the names of states and outcomes, time formatting and UTF-8 checks.    */
+
+#include "wob.h"
+#include <stdarg.h>
+#include <time.h>
+
+const char *
+wob_strerror (int err)
+{
+    switch (err) {
+        case WOB_OK:              return "success";
+        case WOB_ERR_INVALID:     return "invalid input";
+        case WOB_ERR_UNREACHABLE: return "broker unreachable";
+        case WOB_ERR_REFUSED:     return "refused by broker";
+        case WOB_ERR_STORE:       return "storage error";
+        case WOB_ERR_NOMEM:       return "out of memory";
+        case WOB_ERR_IO:          return "I/O error";
+        case WOB_ERR_DECODE:      return "undecodable message";
+        case WOB_ERR_NOT_FOUND:   return "not found";
+        default:                  return "unknown error";
+    }
+}
+
+int
+wob_fail (char *err, int code, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start (ap, fmt);
+        vsnprintf (err, WOB_ERRLEN, fmt, ap);
+        va_end (ap);
+    }
+    return code;
+}
+
+//  Indexed by the proto enum values; lowercase as users type them.
+static const char *s_states [] = {
+    "none", "received", "filtered", "merged", "queued", "deferred",
+    "dispatched", "done", "retry", "transferred", "expired", "cancelled",
+    "failed", "held", "control"
+};
+static const char *s_outcomes [] = {
+    "none", "delivered", "accepted", "interested", "declined", "unreachable",
+    "wrong_number", "callback", "failed", "undelivered"
+};
+static const char *s_wave_states [] = {
+    "none", "loading", "committing", "open", "paused", "cancelled", "ended"
+};
+static const char *s_errcodes [] = {
+    "ok", "version", "decode", "unknown-command", "too-big", "invalid",
+    "not-found", "conflict", "not-holder", "store", "session", "exists"
+};
+
+#define S_COUNT(a) ((int) (sizeof (a) / sizeof ((a) [0])))
+
+static const char *
+s_name (const char **names, int count, int value)
+{
+    return value >= 0 && value < count? names [value]: "unknown";
+}
+
+static int
+s_lookup (const char **names, int count, const char *name)
+{
+    for (int i = 0; i < count; i++)
+        if (streq (names [i], name))
+            return i;
+    return -1;
+}
+
+const char *wob_state_name (int s) { return s_name (s_states, S_COUNT (s_states), s); }
+int wob_state_from_name (const char *n) { return s_lookup (s_states, S_COUNT (s_states), n); }
+const char *wob_outcome_name (int o) { return s_name (s_outcomes, S_COUNT (s_outcomes), o); }
+int wob_outcome_from_name (const char *n) { return s_lookup (s_outcomes, S_COUNT (s_outcomes), n); }
+const char *wob_wave_state_name (int s) { return s_name (s_wave_states, S_COUNT (s_wave_states), s); }
+const char *wob_errcode_name (int c) { return s_name (s_errcodes, S_COUNT (s_errcodes), c); }
+
+int64_t
+wob_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *
+wob_format_time (int64_t ms, char *buf, size_t size)
+{
+    if (ms <= 0) {
+        snprintf (buf, size, "-");
+        return buf;
+    }
+    time_t secs = (time_t) (ms / 1000);
+    struct tm tm;
+    localtime_r (&secs, &tm);
+    strftime (buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
+}
+
+int
+wob_parse_time (const char *text, int64_t *ms)
+{
+    if (!text || !*text)
+        return -1;
+    //  Epoch seconds
+    char *end;
+    long long secs = strtoll (text, &end, 10);
+    if (*end == 0 && end - text > 8) {
+        *ms = secs * 1000;
+        return 0;
+    }
+    struct tm tm = { 0 };
+    int year, mon, day, hour = 0, min = 0, sec = 0, used = 0;
+    if (sscanf (text, "%4d-%2d-%2d%n", &year, &mon, &day, &used) != 3)
+        return -1;
+    const char *rest = text + used;
+    if (*rest == 'T' || *rest == ' ') {
+        int n = 0;
+        if (sscanf (rest + 1, "%2d:%2d%n", &hour, &min, &n) != 2)
+            return -1;
+        rest += 1 + n;
+        if (*rest == ':') {
+            if (sscanf (rest + 1, "%2d%n", &sec, &n) != 1)
+                return -1;
+            rest += 1 + n;
+        }
+    }
+    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
+        return -1;
+    tm.tm_year = year - 1900;
+    tm.tm_mon = mon - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = min;
+    tm.tm_sec = sec;
+    time_t t;
+    if (*rest == 0) {
+        tm.tm_isdst = -1;
+        t = mktime (&tm);                   //  no offset: local time
+    }
+    else {
+        t = timegm (&tm);
+        if (*rest == 'Z' && rest [1] == 0)
+            ;
+        else
+        if ((*rest == '+' || *rest == '-') && strlen (rest) >= 3) {
+            int oh = 0, om = 0;
+            if (sscanf (rest + 1, "%2d:%2d", &oh, &om) < 1
+            &&  sscanf (rest + 1, "%2d%2d", &oh, &om) < 1)
+                return -1;
+            long offset = oh * 3600L + om * 60L;
+            t -= *rest == '+'? offset: -offset;
+        }
+        else
+            return -1;
+    }
+    *ms = (int64_t) t * 1000;
+    return 0;
+}
+
+bool
+wob_utf8_valid (const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    const unsigned char *end = p + len;
+    while (p < end) {
+        unsigned char c = *p;
+        size_t n;
+        uint32_t cp;
+        if (c < 0x80) { p++; continue; }
+        else if ((c & 0xE0) == 0xC0) { n = 1; cp = c & 0x1F; }
+        else if ((c & 0xF0) == 0xE0) { n = 2; cp = c & 0x0F; }
+        else if ((c & 0xF8) == 0xF0) { n = 3; cp = c & 0x07; }
+        else return false;
+        if ((size_t) (end - p) <= n)
+            return false;
+        for (size_t i = 1; i <= n; i++) {
+            if ((p [i] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p [i] & 0x3F);
+        }
+        //  Overlong forms, surrogates and out-of-range code points
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000)
+        ||  (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+            return false;
+        p += n + 1;
+    }
+    return true;
+}
