@@ -133,8 +133,7 @@ int
 leases_grant (broker_t *self, worker_t *worker, Wob__Order *order, char *err)
 {
     channel_t *channel = &self->channels [worker->channel];
-    free (order->worker);
-    order->worker = strdup (worker->name);
+    wob_str_set (&order->worker, worker->name);
     order->attempts++;
     order->lease_deadline_ms = self->now + channel->lease_ms;
     char reason [160], when [32];
@@ -324,10 +323,8 @@ s_outcome (broker_t *self, worker_t *worker, Wob__OutcomeItem *item, bool *faile
     channel_t *channel = &self->channels [worker->channel];
     order->outcome = item->outcome;
     order->outcome_attempt = item->attempt;
-    free (order->outcome_worker);
-    order->outcome_worker = strdup (worker->name);
-    free (order->outcome_note);
-    order->outcome_note = strdup (item->note);
+    wob_str_set (&order->outcome_worker, worker->name);
+    wob_str_set (&order->outcome_note, item->note);
     zhashx_delete (self->leases->table, S_KEY (order->id));
     if (worker->outstanding > 0)
         worker->outstanding--;
@@ -359,8 +356,7 @@ s_outcome (broker_t *self, worker_t *worker, Wob__OutcomeItem *item, bool *faile
         to = WOB__STATE__STATE_DEFERRED;
         order->callback_at_ms = item->callback_at_ms;
         order->not_before_ms = item->callback_at_ms > self->now? item->callback_at_ms: self->now;
-        free (order->prefer_worker);
-        order->prefer_worker = strdup (worker->name);
+        wob_str_set (&order->prefer_worker, worker->name);
         snprintf (reason, sizeof (reason), "outcome callback: call back at %s %s",
                   wob_format_time (order->not_before_ms, when, sizeof (when)), note);
     }

@@ -60,6 +60,10 @@ char *wob_format_time (int64_t ms, char *buf, size_t size);
 //  only) or epoch seconds; returns 0 and sets *ms, or -1.
 int wob_parse_time (const char *text, int64_t *ms);
 
+//  Replaces a protobuf-c string field with a copy of value, freeing the old
+//  one unless it is protobuf-c's shared empty string.
+void wob_str_set (char **field, const char *value);
+
 //  True when s is valid UTF-8 of len bytes.
 bool wob_utf8_valid (const char *s, size_t len);
 

@@ -30,13 +30,16 @@ typedef struct _wob_targets_t wob_targets_t;
 //  Opens a target CSV and reads its header.  Required columns: msisdn and
 //  offer; known columns are the Target fields; other columns become extra
 //  fields.  Returns NULL with err set (file name and reason) on failure.
+//  A path of "-" reads standard input.
 wob_targets_t *wob_targets_open (const char *path, char *err);
 void wob_targets_destroy (wob_targets_t **self_p);
 
 //  Reads the next row.  A row's Target is heap allocated so that
 //  wob__target__free_unpacked (target, NULL) frees it.  target->row is the
 //  1-based data row (the header is not a row); err messages name the file
-//  line ("targets.csv:7: field 'msisdn': ...").
+//  line ("targets.csv:7: field 'msisdn': ...").  A record longer than
+//  WOB_CSV_MAX_LINE is skipped without being held in memory and counts as a
+//  bad row; a quote left open at the end of the file is WOB_ROW_FATAL.
 wob_row_t wob_targets_next (wob_targets_t *self, Wob__Target **target_p, char *err);
 
 //  Line number in the file where the last returned record started.

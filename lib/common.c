@@ -188,3 +188,11 @@ wob_utf8_valid (const char *s, size_t len)
     }
     return true;
 }
+
+void
+wob_str_set (char **field, const char *value)
+{
+    if (*field && *field != protobuf_c_empty_string)
+        free (*field);
+    *field = strdup (value? value: "");
+}

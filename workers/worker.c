@@ -24,6 +24,7 @@ struct _wob_worker_t {
     int64_t last_sent;          //  last message to the broker (mono ms)
     int64_t last_hello;         //  when hello was last sent
     int64_t last_resend;        //  when pending reports were last sent
+    uint32_t broker_hb;         //  broker's heartbeat interval (welcome)
     uint64_t next_id;           //  request ids
     zhashx_t *held;             //  order id -> (uintptr) attempt
     zlistx_t *ready;            //  Wob__LeaseItem * not yet taken
@@ -188,6 +189,7 @@ s_handle (wob_worker_t *self, Wob__Envelope *env)
     switch (env->body_case) {
         case WOB__ENVELOPE__BODY_WELCOME:
             self->welcomed = true;
+            self->broker_hb = env->welcome->heartbeat_ms;
             self->error [0] = 0;
             for (size_t i = 0; i < env->welcome->n_revoked; i++)
                 s_forget (self, env->welcome->revoked [i]);
@@ -297,7 +299,8 @@ s_duties (wob_worker_t *self)
 {
     int64_t now = zclock_mono ();
     uint32_t hb = self->config.heartbeat_ms;
-    if (now - self->last_heard > 3 * hb) {
+    uint32_t silence = 3 * (self->broker_hb > hb? self->broker_hb: hb);
+    if (now - self->last_heard > silence) {
         zsys_warning ("%s: broker silent for %" PRId64 " ms, reconnecting", self->name,
                       now - self->last_heard);
         s_connect (self);
