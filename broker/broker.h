@@ -41,6 +41,8 @@ typedef struct {
     bool nosync;                //  benchmarks only
     uint32_t heartbeat_ms;      //  heartbeat interval both ways
     uint32_t worker_timeout_ms; //  silence after which a worker is lost
+    uint32_t restart_grace_ms;  //  after start-up, time for workers to come
+                                //  back and claim their leases
     size_t max_message;         //  largest frame accepted
     size_t max_chunk_targets;   //  largest submit chunk accepted
     uint32_t dispatch_batch;    //  max leases granted per loop turn

@@ -242,7 +242,7 @@ leases_expire (broker_t *self, char *err)
 {
     int rc = s_return_where (self, NULL, false, true, NULL, 0, "lease expired", err);
     //  Leases of workers that never came back after a broker restart.
-    if (!rc && self->now > self->started + self->config.worker_timeout_ms)
+    if (!rc && self->now > self->started + self->config.restart_grace_ms)
         rc = s_return_where (self, NULL, true, false, NULL, 0, "holder not connected", err);
     return rc;
 }

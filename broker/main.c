@@ -13,14 +13,15 @@ s_usage (FILE *out)
         "  --endpoint ENDPOINT    ZeroMQ endpoint to bind (default tcp://127.0.0.1:5570)\n"
         "  --heartbeat-ms N       heartbeat interval both ways (default 1000)\n"
         "  --worker-timeout-ms N  silence after which a worker is lost (default 3 x heartbeat)\n"
+        "  --restart-grace-ms N   after start-up, time for workers to reclaim their\n"
+        "                         leases before they return to the queue (default 10000)\n"
         "  --lease-ms N           lease length for every channel (default sms 5 min,\n"
         "                         call 30 min, visit 3 days)\n"
         "  --max-attempts N       attempts per order before it fails (default 3)\n"
         "  --backoff-ms N         first retry delay, doubled per attempt (default 30000)\n"
         "  --map-size BYTES       LMDB map size (default 64 GiB; sparse)\n"
         "  --max-message BYTES    largest message accepted (default 16 MiB)\n"
-        "  --port-file FILE       write the bound port there (for tcp://...:*)\n"
-        "  --verbose              log refused requests too\n");
+        "  --port-file FILE       write the bound port there (for tcp://...:*)\n");
 }
 
 static long long
@@ -41,17 +42,18 @@ main (int argc, char *argv [])
     broker_config_t config = {
         .endpoint = "tcp://127.0.0.1:5570", .data_dir = "wob-data",
         .heartbeat_ms = 1000, .max_message = WOB_MAX_MESSAGE,
-        .max_chunk_targets = 50000, .dispatch_batch = 2000
+        .max_chunk_targets = 50000, .dispatch_batch = 2000, .restart_grace_ms = 10000
     };
     const char *port_file = NULL;
     static struct option options [] = {
         { "data", required_argument, 0, 'd' }, { "endpoint", required_argument, 0, 'e' },
         { "heartbeat-ms", required_argument, 0, 'h' },
         { "worker-timeout-ms", required_argument, 0, 't' },
+        { "restart-grace-ms", required_argument, 0, 'g' },
         { "lease-ms", required_argument, 0, 'l' }, { "max-attempts", required_argument, 0, 'a' },
         { "backoff-ms", required_argument, 0, 'b' }, { "map-size", required_argument, 0, 'm' },
         { "max-message", required_argument, 0, 'M' }, { "port-file", required_argument, 0, 'p' },
-        { "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, '?' }, { 0, 0, 0, 0 }
+        { "help", no_argument, 0, '?' }, { 0, 0, 0, 0 }
     };
     int c;
     while ((c = getopt_long (argc, argv, "", options, NULL)) != -1) {
@@ -60,13 +62,13 @@ main (int argc, char *argv [])
             case 'e': config.endpoint = optarg; break;
             case 'h': config.heartbeat_ms = (uint32_t) s_number ("--heartbeat-ms", optarg); break;
             case 't': config.worker_timeout_ms = (uint32_t) s_number ("--worker-timeout-ms", optarg); break;
+            case 'g': config.restart_grace_ms = (uint32_t) s_number ("--restart-grace-ms", optarg); break;
             case 'l': config.lease_ms = (uint32_t) s_number ("--lease-ms", optarg); break;
             case 'a': config.max_attempts = (uint32_t) s_number ("--max-attempts", optarg); break;
             case 'b': config.backoff_ms = (uint32_t) s_number ("--backoff-ms", optarg); break;
             case 'm': config.map_size = (size_t) s_number ("--map-size", optarg); break;
             case 'M': config.max_message = (size_t) s_number ("--max-message", optarg); break;
             case 'p': port_file = optarg; break;
-            case 'v': zsys_set_logident ("wob-broker"); setenv ("WOB_VERBOSE", "1", 1); break;
             default:
                 s_usage (c == '?' && optopt == 0? stdout: stderr);
                 return c == '?' && optopt == 0? 0: 1;

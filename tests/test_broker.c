@@ -381,7 +381,7 @@ main (void)
     assert (mkdtemp (dir));
     broker_config_t config = {
         .endpoint = "tcp://127.0.0.1:*", .data_dir = dir, .heartbeat_ms = 100,
-        .worker_timeout_ms = 2000, .max_message = 64 * 1024, .max_chunk_targets = 1000,
+        .worker_timeout_ms = 2000, .restart_grace_ms = 2000, .max_message = 64 * 1024, .max_chunk_targets = 1000,
         .dispatch_batch = 100, .lease_ms = 2500, .max_attempts = 2, .backoff_ms = 50
     };
     zactor_t *broker = s_start (&config);

@@ -42,7 +42,11 @@ s_client (ctl_t *ctl)
 static void
 s_progress (void *arg, uint64_t durable, uint64_t total)
 {
-    (void) arg;
+    if (arg) {
+        //  --progress: one line per acknowledged chunk, for scripts
+        fprintf (stderr, "durable %" PRIu64 " of %" PRIu64 "\n", durable, total);
+        return;
+    }
     if (!isatty (STDERR_FILENO) || total == 0)
         return;
     int width = 40, filled = (int) (durable * width / total);
@@ -80,7 +84,7 @@ s_submit (ctl_t *ctl, int argc, char **argv)
     static struct option options [] = {
         { "skip-bad-rows", no_argument, 0, 's' }, { "wave", required_argument, 0, 'w' },
         { "targets", required_argument, 0, 't' }, { "chunk", required_argument, 0, 'c' },
-        { 0, 0, 0, 0 }
+        { "progress", no_argument, 0, 'p' }, { 0, 0, 0, 0 }
     };
     int c;
     optind = 1;
@@ -90,12 +94,13 @@ s_submit (ctl_t *ctl, int argc, char **argv)
             case 'w': opts.wave_id = optarg; break;
             case 't': opts.targets_file = optarg; break;
             case 'c': opts.chunk_rows = (size_t) atol (optarg); break;
+            case 'p': opts.arg = &opts; break;
             default: return 1;
         }
     }
     if (optind != argc - 1) {
         fprintf (stderr, "usage: wobctl submit [--skip-bad-rows] [--wave ID] [--targets CSV] "
-                 "WAVEFILE\n");
+                 "[--chunk ROWS] [--progress] WAVEFILE\n");
         return 1;
     }
     opts.wave_file = argv [optind];
@@ -410,7 +415,8 @@ s_usage (FILE *out)
 {
     fprintf (out,
         "usage: wobctl [--endpoint E] [--json] [--timeout-ms N] COMMAND ...\n"
-        "  submit [--skip-bad-rows] [--wave ID] [--targets CSV] WAVEFILE\n"
+        "  submit [--skip-bad-rows] [--wave ID] [--targets CSV] [--chunk ROWS] [--progress]\n"
+        "         WAVEFILE\n"
         "  status ORDER_ID | --msisdn NUMBER | --wave WAVE\n"
         "  workers [CHANNEL]\n"
         "  gen [--count N] [--seed S] [--out FILE]   synthetic target CSV\n"

@@ -1,0 +1,987 @@
+/*  test_store.c - the broker's LMDB store (broker/store.c).
+
+    Each named check opens its own store in a subdirectory of one mkdtemp
+    directory: orders survive a reopen; an aborted group leaves nothing
+    behind and gives its ids back; history, queue, timer, number, wave,
+    lease, stats and channel tables return what was put in the promised
+    order; and every way a data directory can be unusable (a regular file,
+    a garbage data.mdb, someone else's LMDB, a full map) gives NULL or an
+    error whose message names the problem, with the store still usable
+    after a full map.  The temporary directory is removed at the end.
+
+    The foreign-LMDB check builds its environment with raw LMDB calls, so
+    this test includes lmdb.h; nothing else outside store.c does.         */
+
+#include "store.h"
+#include <lmdb.h>
+#include <ftw.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+static int s_passed = 0;
+static int s_failed = 0;
+static const char *s_check = "";        //  name of the running check
+static int s_check_failed = 0;          //  failures in the running check
+
+#define CHECK(cond) do { \
+    if (cond) \
+        s_passed++; \
+    else { \
+        s_failed++; \
+        s_check_failed++; \
+        fprintf (stderr, "%s:%d: [%s] FAIL: %s\n", __FILE__, __LINE__, s_check, #cond); \
+    } \
+} while (0)
+
+//  Checks that err contains text, printing err when it does not
+#define CHECK_ERR(err, text) do { \
+    if (strstr ((err), (text))) \
+        s_passed++; \
+    else { \
+        s_failed++; \
+        s_check_failed++; \
+        fprintf (stderr, "%s:%d: [%s] FAIL: error '%s' lacks '%s'\n", \
+                 __FILE__, __LINE__, s_check, (err), (text)); \
+    } \
+} while (0)
+
+static char s_root [256];               //  mkdtemp directory
+
+static void
+s_start (const char *name)
+{
+    s_check = name;
+    s_check_failed = 0;
+}
+
+static void
+s_end (void)
+{
+    printf ("test_store: %-44s %s\n", s_check, s_check_failed? "FAILED": "ok");
+}
+
+//  Path of a subdirectory of the test directory (not created)
+static const char *
+s_path (const char *name)
+{
+    static char path [512];
+    snprintf (path, sizeof (path), "%s/%s", s_root, name);
+    return path;
+}
+
+static store_t *
+s_open (const char *dir, size_t map_size, char *err)
+{
+    store_config_t config = { dir, map_size, true };
+    err [0] = 0;
+    store_t *store = store_new (&config, err);
+    if (!store)
+        fprintf (stderr, "[%s] store_new %s: %s\n", s_check, dir, err);
+    return store;
+}
+
+//  An order with a target; strings point into static storage
+typedef struct {
+    Wob__Order order;
+    Wob__Target target;
+    char *offers [2];
+} test_order_t;
+
+static void
+s_order_init (test_order_t *self, uint64_t id, const char *msisdn, Wob__State state)
+{
+    wob__order__init (&self->order);
+    wob__target__init (&self->target);
+    self->offers [0] = "5G-199";
+    self->offers [1] = "broadband-100M";
+    self->target.msisdn = (char *) msisdn;
+    self->target.name = "张三";
+    self->target.n_offers = 2;
+    self->target.offers = self->offers;
+    self->target.priority = 3;
+    self->order.id = id;
+    self->order.wave = "w-2026-11";
+    self->order.channel = "sms";
+    self->order.state = state;
+    self->order.target = &self->target;
+}
+
+//  --- Checks ---------------------------------------------------------------
+
+static void
+test_put_and_reopen (void)
+{
+    s_start ("order put, commit, reopen, read back");
+    char err [WOB_ERRLEN];
+    const char *dir = s_path ("basic");
+    store_t *store = s_open (dir, 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    CHECK (store_begin (store, err) == 0);
+    CHECK (!store_dirty (store));
+    uint64_t id = store_next_order_id (store);
+    CHECK (id == 1);
+    test_order_t o;
+    s_order_init (&o, id, "13800138000", WOB__STATE__STATE_QUEUED);
+    //  History attached in memory is not stored with the order
+    Wob__HistoryEntry entry = WOB__HISTORY_ENTRY__INIT;
+    Wob__HistoryEntry *entries [1] = { &entry };
+    o.order.n_history = 1;
+    o.order.history = entries;
+    CHECK (store_order_put (store, &o.order, err) == 0);
+    CHECK (o.order.n_history == 1 && o.order.history == entries);
+    CHECK (store_dirty (store));
+    CHECK (store_order_count (store) == 1);
+    CHECK (store_commit (store, err) == 0);
+
+    store_destroy (&store);
+    CHECK (store == NULL);
+    store_destroy (&store);             //  idempotent
+    store = s_open (dir, 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    CHECK (store_begin (store, err) == 0);
+    Wob__Order *back = NULL;
+    CHECK (store_order_get (store, id, &back, err) == 0);
+    CHECK (back);
+    if (back) {
+        CHECK (back->id == id);
+        CHECK (back->state == WOB__STATE__STATE_QUEUED);
+        CHECK (streq (back->wave, "w-2026-11"));
+        CHECK (back->target && streq (back->target->msisdn, "13800138000"));
+        CHECK (back->target && streq (back->target->name, "张三"));
+        CHECK (back->target && back->target->n_offers == 2
+               && streq (back->target->offers [0], "5G-199")
+               && streq (back->target->offers [1], "broadband-100M"));
+        CHECK (back->n_history == 0);
+        wob__order__free_unpacked (back, NULL);
+    }
+    CHECK (store_order_get (store, id + 1, &back, err) == WOB_ERR_NOT_FOUND);
+    CHECK (back == NULL);
+    CHECK_ERR (err, "does not exist");
+    //  The id counter survived the reopen
+    CHECK (store_next_order_id (store) == id + 1);
+    CHECK (store_commit (store, err) == 0);
+    //  A read-only group commits without writing
+    CHECK (store_begin (store, err) == 0);
+    CHECK (store_order_count (store) == 1);
+    CHECK (!store_dirty (store));
+    CHECK (store_commit (store, err) == 0);
+    store_destroy (&store);
+done:
+    s_end ();
+}
+
+static void
+test_abort (void)
+{
+    s_start ("abort drops writes and gives ids back");
+    char err [WOB_ERRLEN];
+    store_t *store = s_open (s_path ("abort"), 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    test_order_t o;
+    CHECK (store_begin (store, err) == 0);
+    uint64_t first = store_next_order_id (store);
+    uint32_t wave_first = store_next_wave_seq (store);
+    s_order_init (&o, first, "13800000001", WOB__STATE__STATE_RECEIVED);
+    CHECK (store_order_put (store, &o.order, err) == 0);
+    CHECK (store_lease_put (store, first, err) == 0);
+    CHECK (store_commit (store, err) == 0);
+
+    CHECK (store_begin (store, err) == 0);
+    uint64_t lost1 = store_next_order_id (store);
+    uint64_t lost2 = store_next_order_id (store);
+    uint32_t lost_wave = store_next_wave_seq (store);
+    CHECK (lost1 == first + 1 && lost2 == first + 2);
+    CHECK (lost_wave == wave_first + 1);
+    s_order_init (&o, lost1, "13800000002", WOB__STATE__STATE_QUEUED);
+    CHECK (store_order_put (store, &o.order, err) == 0);
+    //  Overwrite the committed order too; the abort must undo it
+    s_order_init (&o, first, "13800000001", WOB__STATE__STATE_DONE);
+    CHECK (store_order_put (store, &o.order, err) == 0);
+    CHECK (store_lease_del (store, first, err) == 0);
+    CHECK (store_queue_put (store, 1, 1, 5, lost1, err) == 0);
+    store_abort (store);
+    store_abort (store);                    //  second abort is a no-op
+
+    CHECK (store_begin (store, err) == 0);
+    Wob__Order *back = NULL;
+    CHECK (store_order_get (store, lost1, &back, err) == WOB_ERR_NOT_FOUND);
+    CHECK (store_order_get (store, first, &back, err) == 0);
+    CHECK (back && back->state == WOB__STATE__STATE_RECEIVED);
+    if (back)
+        wob__order__free_unpacked (back, NULL);
+    uint8_t priority;
+    uint64_t head;
+    CHECK (store_queue_head (store, 1, 1, &priority, &head, err) == WOB_ERR_NOT_FOUND);
+    CHECK (store_order_count (store) == 1);
+    //  Ids handed out in the aborted group are handed out again
+    CHECK (store_next_order_id (store) == lost1);
+    CHECK (store_next_wave_seq (store) == lost_wave);
+    CHECK (store_commit (store, err) == 0);
+    store_destroy (&store);
+
+    //  ... and the committed counter is what a reopen sees
+    store = s_open (s_path ("abort"), 0, err);
+    CHECK (store);
+    if (store) {
+        CHECK (store_begin (store, err) == 0);
+        CHECK (store_next_order_id (store) == lost2);
+        store_abort (store);
+        store_destroy (&store);
+    }
+done:
+    s_end ();
+}
+
+static void
+test_history (void)
+{
+    s_start ("history load in seq order");
+    char err [WOB_ERRLEN];
+    store_t *store = s_open (s_path ("history"), 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    CHECK (store_begin (store, err) == 0);
+    test_order_t o;
+    s_order_init (&o, 42, "13800000042", WOB__STATE__STATE_DISPATCHED);
+    o.order.history_len = 3;
+    CHECK (store_order_put (store, &o.order, err) == 0);
+    //  Written out of order; neighbours 41 and 43 must not leak in
+    const Wob__State to [3] = {
+        WOB__STATE__STATE_RECEIVED, WOB__STATE__STATE_QUEUED, WOB__STATE__STATE_DISPATCHED
+    };
+    const uint32_t order_of_writes [3] = { 2, 0, 1 };
+    for (int i = 0; i < 3; i++) {
+        uint32_t seq = order_of_writes [i];
+        Wob__HistoryEntry entry = WOB__HISTORY_ENTRY__INIT;
+        entry.at_ms = 1000 + seq;
+        entry.from = seq? to [seq - 1]: WOB__STATE__STATE_NONE;
+        entry.to = to [seq];
+        entry.actor = "broker";
+        entry.reason = seq == 2? "leased to sms-1": "intake";
+        CHECK (store_history_put (store, 42, seq, &entry, err) == 0);
+    }
+    Wob__HistoryEntry other = WOB__HISTORY_ENTRY__INIT;
+    other.actor = "neighbour";
+    CHECK (store_history_put (store, 41, 7, &other, err) == 0);
+    CHECK (store_history_put (store, 43, 0, &other, err) == 0);
+    CHECK (store_commit (store, err) == 0);
+
+    CHECK (store_begin (store, err) == 0);
+    Wob__Order *back = NULL;
+    CHECK (store_order_get (store, 42, &back, err) == 0);
+    if (back) {
+        CHECK (store_history_load (store, back, err) == 0);
+        CHECK (back->n_history == 3);
+        for (size_t i = 0; i < back->n_history && i < 3; i++) {
+            CHECK (back->history [i]->at_ms == 1000 + (int64_t) i);
+            CHECK (back->history [i]->to == to [i]);
+            CHECK (streq (back->history [i]->actor, "broker"));
+        }
+        if (back->n_history == 3)
+            CHECK (streq (back->history [2]->reason, "leased to sms-1"));
+        wob__order__free_unpacked (back, NULL);
+    }
+    //  An order with more entries than history_len says still gets them all
+    back = NULL;
+    CHECK (store_order_get (store, 42, &back, err) == 0);
+    if (back) {
+        back->history_len = 1;
+        CHECK (store_history_load (store, back, err) == 0);
+        CHECK (back->n_history == 3);
+        wob__order__free_unpacked (back, NULL);
+    }
+    //  No entries: empty history
+    s_order_init (&o, 44, "", WOB__STATE__STATE_NONE);
+    CHECK (store_history_load (store, &o.order, err) == 0);
+    CHECK (o.order.n_history == 0);
+    free (o.order.history);
+    store_abort (store);
+    store_destroy (&store);
+done:
+    s_end ();
+}
+
+static void
+test_queue (void)
+{
+    s_start ("queue order: priority, then id; runs apart");
+    char err [WOB_ERRLEN];
+    store_t *store = s_open (s_path ("queue"), 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    CHECK (store_begin (store, err) == 0);
+    //  Channel 2, wave 7
+    CHECK (store_queue_put (store, 2, 7, 5, 10, err) == 0);
+    CHECK (store_queue_put (store, 2, 7, 9, 12, err) == 0);
+    CHECK (store_queue_put (store, 2, 7, 9, 11, err) == 0);
+    CHECK (store_queue_put (store, 2, 7, 0, 3, err) == 0);
+    CHECK (store_queue_put (store, 2, 7, 255, 300, err) == 0);
+    //  Neighbouring runs that must not be seen through wave 7
+    CHECK (store_queue_put (store, 2, 8, 1, 100, err) == 0);
+    CHECK (store_queue_put (store, 3, 7, 200, 1, err) == 0);
+    CHECK (store_queue_put (store, 2, 6 + 256, 100, 2, err) == 0);
+    CHECK (store_commit (store, err) == 0);
+
+    CHECK (store_begin (store, err) == 0);
+    const uint8_t want_prio [5] = { 255, 9, 9, 5, 0 };
+    const uint64_t want_id [5] = { 300, 11, 12, 10, 3 };
+    for (int i = 0; i < 5; i++) {
+        uint8_t priority = 77;
+        uint64_t id = 77;
+        int rc = store_queue_head (store, 2, 7, &priority, &id, err);
+        CHECK (rc == 0);
+        CHECK (priority == want_prio [i]);
+        CHECK (id == want_id [i]);
+        if (rc || id != want_id [i])
+            fprintf (stderr, "  head %d: rc %d priority %u id %" PRIu64 "\n",
+                     i, rc, priority, id);
+        CHECK (store_queue_del (store, 2, 7, priority, id, err) == 0);
+    }
+    uint8_t priority;
+    uint64_t id;
+    CHECK (store_queue_head (store, 2, 7, &priority, &id, err) == WOB_ERR_NOT_FOUND);
+    //  Deleting what is not there is not an error
+    CHECK (store_queue_del (store, 2, 7, 5, 10, err) == 0);
+    //  The other runs are intact
+    CHECK (store_queue_head (store, 2, 8, &priority, &id, err) == 0);
+    CHECK (priority == 1 && id == 100);
+    CHECK (store_queue_head (store, 3, 7, &priority, &id, err) == 0);
+    CHECK (priority == 200 && id == 1);
+    CHECK (store_queue_head (store, 2, 6 + 256, &priority, &id, err) == 0);
+    CHECK (priority == 100 && id == 2);
+    //  Empty runs around them
+    CHECK (store_queue_head (store, 2, 6, &priority, &id, err) == WOB_ERR_NOT_FOUND);
+    CHECK (store_queue_head (store, 2, 9, &priority, &id, err) == WOB_ERR_NOT_FOUND);
+    CHECK (store_queue_head (store, 1, 7, &priority, &id, err) == WOB_ERR_NOT_FOUND);
+    CHECK (store_queue_head (store, 15, 7, &priority, &id, err) == WOB_ERR_NOT_FOUND);
+    CHECK (store_commit (store, err) == 0);
+    store_destroy (&store);
+done:
+    s_end ();
+}
+
+static void
+test_timers (void)
+{
+    s_start ("timers due by now, in due order, up to max");
+    char err [WOB_ERRLEN];
+    store_t *store = s_open (s_path ("timers"), 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    CHECK (store_begin (store, err) == 0);
+    CHECK (store_timer_put (store, 1000, 5, err) == 0);
+    CHECK (store_timer_put (store, 500, 7, err) == 0);
+    CHECK (store_timer_put (store, 1500, 2, err) == 0);
+    CHECK (store_timer_put (store, 1000, 3, err) == 0);
+    CHECK (store_timer_put (store, -5, 9, err) == 0);          //  clamped to 0
+    CHECK (store_timer_put (store, 1763946000000LL, 4, err) == 0);
+
+    uint64_t ids [8];
+    int64_t dues [8];
+    size_t count = 99;
+    CHECK (store_timer_due (store, 1000, ids, dues, 8, &count, err) == 0);
+    CHECK (count == 4);
+    if (count == 4) {
+        CHECK (ids [0] == 9 && dues [0] == 0);
+        CHECK (ids [1] == 7 && dues [1] == 500);
+        CHECK (ids [2] == 3 && dues [2] == 1000);
+        CHECK (ids [3] == 5 && dues [3] == 1000);
+    }
+    CHECK (store_timer_due (store, 1000, ids, dues, 2, &count, err) == 0);
+    CHECK (count == 2 && ids [0] == 9 && ids [1] == 7);
+    CHECK (store_timer_due (store, 999, ids, dues, 8, &count, err) == 0);
+    CHECK (count == 2);
+    CHECK (store_timer_due (store, -1, ids, dues, 8, &count, err) == 0);
+    CHECK (count == 0);
+    CHECK (store_timer_due (store, 1000, ids, dues, 0, &count, err) == 0);
+    CHECK (count == 0);
+    CHECK (store_timer_due (store, INT64_MAX, ids, dues, 8, &count, err) == 0);
+    CHECK (count == 6 && ids [5] == 4 && dues [5] == 1763946000000LL);
+    //  Deleted timers are gone
+    CHECK (store_timer_del (store, 500, 7, err) == 0);
+    CHECK (store_timer_del (store, -5, 9, err) == 0);
+    CHECK (store_timer_due (store, 1000, ids, dues, 8, &count, err) == 0);
+    CHECK (count == 2 && ids [0] == 3 && ids [1] == 5);
+    CHECK (store_commit (store, err) == 0);
+    store_destroy (&store);
+done:
+    s_end ();
+}
+
+static void
+test_indexes (void)
+{
+    s_start ("msisdn index and wave order walk");
+    char err [WOB_ERRLEN];
+    store_t *store = s_open (s_path ("indexes"), 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    CHECK (store_begin (store, err) == 0);
+    CHECK (store_msisdn_add (store, "13800000001", 300, err) == 0);
+    CHECK (store_msisdn_add (store, "13800000001", 5, err) == 0);
+    CHECK (store_msisdn_add (store, "13800000001", 17, err) == 0);
+    CHECK (store_msisdn_add (store, "13800000001", 17, err) == 0);    //  again
+    CHECK (store_msisdn_add (store, "138000000011", 1, err) == 0);
+    CHECK (store_msisdn_add (store, "13800000002", 2, err) == 0);
+    for (uint64_t i = 1000; i < 1020; i++)      //  more than one realloc
+        CHECK (store_msisdn_add (store, "13900000000", i, err) == 0);
+    CHECK (store_commit (store, err) == 0);
+
+    CHECK (store_begin (store, err) == 0);
+    uint64_t *ids = NULL;
+    size_t count = 0;
+    CHECK (store_msisdn_list (store, "13800000001", &ids, &count, err) == 0);
+    CHECK (count == 3);
+    if (count == 3)
+        CHECK (ids [0] == 5 && ids [1] == 17 && ids [2] == 300);
+    free (ids);
+    CHECK (store_msisdn_list (store, "13900000000", &ids, &count, err) == 0);
+    CHECK (count == 20);
+    bool ascending = count == 20;
+    for (size_t i = 0; i < count && ascending; i++)
+        ascending = ids [i] == 1000 + i;
+    CHECK (ascending);
+    free (ids);
+    CHECK (store_msisdn_list (store, "1380000000", &ids, &count, err) == 0);
+    CHECK (count == 0 && ids == NULL);
+    CHECK (store_msisdn_list (store, "", &ids, &count, err) == 0);
+    CHECK (count == 0 && ids == NULL);
+
+    //  Wave orders
+    CHECK (store_wave_order_add (store, 3, 9, err) == 0);
+    CHECK (store_wave_order_add (store, 3, 4, err) == 0);
+    CHECK (store_wave_order_add (store, 3, 2, err) == 0);
+    CHECK (store_wave_order_add (store, 2, 100, err) == 0);
+    CHECK (store_wave_order_add (store, 4, 1, err) == 0);
+    CHECK (store_wave_order_add (store, 3 + 256, 5, err) == 0);
+    const uint64_t want [4] = { 2, 4, 9, 0 };
+    uint64_t after = 0;
+    for (int i = 0; i < 4; i++) {
+        uint64_t id = 77;
+        CHECK (store_wave_order_next (store, 3, after, &id, err) == 0);
+        CHECK (id == want [i]);
+        after = id;
+        if (!id)
+            break;
+    }
+    uint64_t id = 77;
+    CHECK (store_wave_order_next (store, 3, 3, &id, err) == 0);     //  between ids
+    CHECK (id == 4);
+    CHECK (store_wave_order_next (store, 5, 0, &id, err) == 0);     //  no such wave
+    CHECK (id == 0);
+    CHECK (store_wave_order_next (store, 1, 0, &id, err) == 0);
+    CHECK (id == 0);
+    CHECK (store_wave_order_next (store, 4, 0, &id, err) == 0);
+    CHECK (id == 1);
+    CHECK (store_commit (store, err) == 0);
+    store_destroy (&store);
+done:
+    s_end ();
+}
+
+typedef struct {
+    uint64_t ids [8];           //  ids seen
+    size_t count;               //  how many
+    size_t stop_after;          //  return 1 after this many (0 = never)
+} lease_seen_t;
+
+static int
+s_lease_seen (void *arg, uint64_t id)
+{
+    lease_seen_t *seen = arg;
+    if (seen->count < 8)
+        seen->ids [seen->count] = id;
+    seen->count++;
+    return seen->stop_after && seen->count == seen->stop_after? 1: 0;
+}
+
+static void
+test_leases (void)
+{
+    s_start ("leases put, del, each");
+    char err [WOB_ERRLEN];
+    store_t *store = s_open (s_path ("leases"), 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    CHECK (store_begin (store, err) == 0);
+    CHECK (store_lease_put (store, 30, err) == 0);
+    CHECK (store_lease_put (store, 1, err) == 0);
+    CHECK (store_lease_put (store, 256, err) == 0);
+    CHECK (store_lease_put (store, 2, err) == 0);
+    CHECK (store_lease_put (store, 2, err) == 0);       //  twice: one lease
+    CHECK (store_lease_del (store, 30, err) == 0);
+    CHECK (store_lease_del (store, 999, err) == 0);     //  not leased: fine
+    CHECK (store_commit (store, err) == 0);
+
+    CHECK (store_begin (store, err) == 0);
+    lease_seen_t seen = { { 0 }, 0, 0 };
+    CHECK (store_lease_each (store, s_lease_seen, &seen, err) == 0);
+    CHECK (seen.count == 3);
+    if (seen.count == 3)
+        CHECK (seen.ids [0] == 1 && seen.ids [1] == 2 && seen.ids [2] == 256);
+    //  A callback's non-zero return stops the walk and is returned
+    lease_seen_t first = { { 0 }, 0, 1 };
+    CHECK (store_lease_each (store, s_lease_seen, &first, err) == 1);
+    CHECK (first.count == 1 && first.ids [0] == 1);
+    CHECK (store_lease_del (store, 1, err) == 0);
+    CHECK (store_lease_del (store, 2, err) == 0);
+    CHECK (store_lease_del (store, 256, err) == 0);
+    lease_seen_t none = { { 0 }, 0, 0 };
+    CHECK (store_lease_each (store, s_lease_seen, &none, err) == 0);
+    CHECK (none.count == 0);
+    CHECK (store_commit (store, err) == 0);
+    store_destroy (&store);
+done:
+    s_end ();
+}
+
+typedef struct {
+    int count;                  //  waves seen
+    bool w1_ok;                 //  w1 came back whole
+} wave_seen_t;
+
+static int
+s_wave_seen (void *arg, Wob__Wave *wave)
+{
+    wave_seen_t *seen = arg;
+    seen->count++;
+    if (streq (wave->id, "w1"))
+        seen->w1_ok = wave->seq == 1 && streq (wave->campaign, "5G 升级");
+    wob__wave__free_unpacked (wave, NULL);
+    return 0;
+}
+
+static void
+test_waves_and_stats (void)
+{
+    s_start ("waves put/get/each, stats put/get");
+    char err [WOB_ERRLEN];
+    const char *dir = s_path ("waves");
+    store_t *store = s_open (dir, 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    CHECK (store_begin (store, err) == 0);
+    Wob__PlanStep step = WOB__PLAN_STEP__INIT;
+    step.channel = "preferred";
+    step.fallback = "sms";
+    Wob__PlanStep *steps [1] = { &step };
+    Wob__Wave w1 = WOB__WAVE__INIT;
+    w1.id = "w1";
+    w1.campaign = "5G 升级";
+    w1.kind = "up_sell";
+    w1.start_ms = 1795482000000LL;
+    w1.state = WOB__WAVE_STATE__WAVE_OPEN;
+    w1.rows = 12345;
+    w1.seq = store_next_wave_seq (store);
+    w1.n_plan = 1;
+    w1.plan = steps;
+    Wob__Wave w2 = WOB__WAVE__INIT;
+    w2.id = "w2";
+    w2.seq = store_next_wave_seq (store);
+    CHECK (w1.seq == 1 && w2.seq == 2);
+    CHECK (store_wave_put (store, &w1, err) == 0);
+    CHECK (store_wave_put (store, &w2, err) == 0);
+
+    store_stats_t stats;
+    memset (&stats, 0, sizeof (stats));
+    stats.by_state [WOB__STATE__STATE_QUEUED] = 10;
+    stats.by_state [WOB__STATE__STATE_DONE] = 1ULL << 40;
+    stats.by_outcome [WOB__OUTCOME__OUTCOME_ACCEPTED] = 3;
+    stats.by_channel [1] = 7;
+    stats.by_channel [STORE_MAX_CHANNELS - 1] = 8;
+    stats.filtered_by_reason [7] = 9;
+    CHECK (store_stats_put (store, w1.seq, &stats, err) == 0);
+    CHECK (store_commit (store, err) == 0);
+    store_destroy (&store);
+
+    store = s_open (dir, 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    CHECK (store_begin (store, err) == 0);
+    Wob__Wave *back = NULL;
+    CHECK (store_wave_get (store, "w1", &back, err) == 0);
+    if (back) {
+        CHECK (back->seq == 1);
+        CHECK (streq (back->campaign, "5G 升级"));
+        CHECK (streq (back->kind, "up_sell"));
+        CHECK (back->start_ms == 1795482000000LL);
+        CHECK (back->state == WOB__WAVE_STATE__WAVE_OPEN);
+        CHECK (back->rows == 12345);
+        CHECK (back->n_plan == 1 && streq (back->plan [0]->channel, "preferred")
+               && streq (back->plan [0]->fallback, "sms"));
+        wob__wave__free_unpacked (back, NULL);
+    }
+    CHECK (store_wave_get (store, "w3", &back, err) == WOB_ERR_NOT_FOUND);
+    CHECK (back == NULL);
+    CHECK_ERR (err, "w3");
+    wave_seen_t seen = { 0, false };
+    CHECK (store_wave_each (store, s_wave_seen, &seen, err) == 0);
+    CHECK (seen.count == 2);
+    CHECK (seen.w1_ok);
+
+    store_stats_t got;
+    memset (&got, 0xEE, sizeof (got));
+    CHECK (store_stats_get (store, 1, &got, err) == 0);
+    CHECK (memcmp (&got, &stats, sizeof (stats)) == 0);
+    store_stats_t zero;
+    memset (&zero, 0, sizeof (zero));
+    memset (&got, 0xEE, sizeof (got));
+    CHECK (store_stats_get (store, 2, &got, err) == 0);         //  never written
+    CHECK (memcmp (&got, &zero, sizeof (zero)) == 0);
+    CHECK (store_next_wave_seq (store) == 3);
+    store_abort (store);
+    store_destroy (&store);
+done:
+    s_end ();
+}
+
+static void
+test_channels (void)
+{
+    s_start ("channel ids stable across reopen");
+    char err [WOB_ERRLEN];
+    const char *dir = s_path ("channels");
+    store_t *store = s_open (dir, 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    uint8_t sms = 0, call = 0, again = 0, id = 99;
+    CHECK (store_begin (store, err) == 0);
+    CHECK (store_channel_id (store, "sms", true, &sms, err) == 0);
+    CHECK (store_channel_id (store, "call", true, &call, err) == 0);
+    CHECK (store_channel_id (store, "sms", true, &again, err) == 0);
+    CHECK (sms >= 1 && sms < STORE_MAX_CHANNELS);
+    CHECK (call >= 1 && call < STORE_MAX_CHANNELS && call != sms);
+    CHECK (again == sms);
+    CHECK (store_channel_id (store, "fax", false, &id, err) == WOB_ERR_NOT_FOUND);
+    CHECK (id == 0);
+    CHECK_ERR (err, "fax");
+    CHECK (store_commit (store, err) == 0);
+    store_destroy (&store);
+
+    store = s_open (dir, 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    CHECK (store_begin (store, err) == 0);
+    CHECK (store_channel_id (store, "sms", false, &id, err) == 0 && id == sms);
+    CHECK (store_channel_id (store, "call", false, &id, err) == 0 && id == call);
+    CHECK (store_channel_id (store, "fax", false, &id, err) == WOB_ERR_NOT_FOUND);
+    CHECK (streq (store_channel_name (store, sms), "sms"));
+    CHECK (streq (store_channel_name (store, call), "call"));
+    CHECK (streq (store_channel_name (store, 0), "?"));
+    CHECK (streq (store_channel_name (store, 200), "?"));
+    //  New channels fill the ids up to STORE_MAX_CHANNELS - 1
+    int created = 2;
+    for (int i = 0; i < STORE_MAX_CHANNELS; i++) {
+        char name [16];
+        snprintf (name, sizeof (name), "ch%d", i);
+        int rc = store_channel_id (store, name, true, &id, err);
+        if (created < STORE_MAX_CHANNELS - 1) {
+            CHECK (rc == 0 && id >= 1 && id < STORE_MAX_CHANNELS);
+            created++;
+        }
+        else {
+            CHECK (rc == WOB_ERR_INVALID);
+            CHECK_ERR (err, "too many channels");
+            break;
+        }
+    }
+    CHECK (store_commit (store, err) == 0);
+    store_destroy (&store);
+done:
+    s_end ();
+}
+
+//  store.c line 383-385: a channel created in a group that then aborts is
+//  kept in the in-memory cache "and is simply written again next time".
+static void
+test_channel_after_abort (void)
+{
+    s_start ("channel created in an aborted group persists");
+    char err [WOB_ERRLEN];
+    const char *dir = s_path ("channel-abort");
+    store_t *store = s_open (dir, 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    uint8_t sms = 0, id = 0;
+    CHECK (store_begin (store, err) == 0);
+    CHECK (store_channel_id (store, "sms", true, &sms, err) == 0);
+    store_abort (store);
+    CHECK (store_begin (store, err) == 0);
+    CHECK (store_channel_id (store, "sms", true, &id, err) == 0);
+    CHECK (id == sms);
+    CHECK (store_commit (store, err) == 0);
+    store_destroy (&store);
+
+    store = s_open (dir, 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    CHECK (store_begin (store, err) == 0);
+    id = 0;
+    int rc = store_channel_id (store, "sms", false, &id, err);
+    CHECK (rc == 0);
+    if (rc)
+        fprintf (stderr, "  [%s] after reopen: %s\n", s_check, err);
+    CHECK (id == sms);
+    //  A new channel must not take the id sms already used in queue keys
+    uint8_t other = 0;
+    CHECK (store_channel_id (store, "call", true, &other, err) == 0);
+    CHECK (other != sms);
+    store_abort (store);
+    store_destroy (&store);
+done:
+    s_end ();
+}
+
+static void
+test_not_a_directory (void)
+{
+    s_start ("data path is a regular file");
+    char err [WOB_ERRLEN];
+    const char *path = s_path ("plain-file");
+    char copy [512];
+    snprintf (copy, sizeof (copy), "%s", path);
+    FILE *file = fopen (copy, "w");
+    CHECK (file);
+    if (file) {
+        fputs ("not a directory\n", file);
+        fclose (file);
+    }
+    store_config_t config = { copy, 0, true };
+    err [0] = 0;
+    store_t *store = store_new (&config, err);
+    CHECK (store == NULL);
+    CHECK_ERR (err, copy);
+    CHECK_ERR (err, "not a directory");
+    store_destroy (&store);
+    s_end ();
+}
+
+static void
+test_garbage_file (void)
+{
+    s_start ("garbage data.mdb is reported corrupt");
+    char err [WOB_ERRLEN];
+    char dir [512];
+    snprintf (dir, sizeof (dir), "%s", s_path ("garbage"));
+    CHECK (mkdir (dir, 0755) == 0);
+    char path [600];
+    snprintf (path, sizeof (path), "%s/data.mdb", dir);
+    uint8_t *junk = malloc (64 * 1024);
+    memset (junk, 0xAB, 64 * 1024);
+    FILE *file = fopen (path, "wb");
+    CHECK (file);
+    if (file) {
+        CHECK (fwrite (junk, 1, 64 * 1024, file) == 64 * 1024);
+        fclose (file);
+    }
+    free (junk);
+    store_config_t config = { dir, 0, true };
+    err [0] = 0;
+    store_t *store = store_new (&config, err);
+    CHECK (store == NULL);
+    CHECK_ERR (err, "corrupt");
+    CHECK_ERR (err, dir);
+    store_destroy (&store);
+    s_end ();
+}
+
+static void
+test_foreign_lmdb (void)
+{
+    s_start ("foreign LMDB is not a wob store");
+    char err [WOB_ERRLEN];
+    char dir [512];
+    snprintf (dir, sizeof (dir), "%s", s_path ("foreign"));
+    CHECK (mkdir (dir, 0755) == 0);
+    //  Someone else's database: one key in the main DB
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi;
+    int rc = mdb_env_create (&env);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize (env, 1 << 20);
+    if (rc == 0)
+        rc = mdb_env_open (env, dir, 0, 0644);
+    if (rc == 0)
+        rc = mdb_txn_begin (env, NULL, 0, &txn);
+    if (rc == 0)
+        rc = mdb_dbi_open (txn, NULL, 0, &dbi);
+    if (rc == 0) {
+        MDB_val key = { 5, "hello" }, val = { 5, "world" };
+        rc = mdb_put (txn, dbi, &key, &val, 0);
+    }
+    if (rc == 0) {
+        rc = mdb_txn_commit (txn);
+        txn = NULL;
+    }
+    if (txn)
+        mdb_txn_abort (txn);
+    if (env)
+        mdb_env_close (env);
+    CHECK (rc == 0);
+    if (rc)
+        fprintf (stderr, "  [%s] raw LMDB: %s\n", s_check, mdb_strerror (rc));
+
+    store_config_t config = { dir, 0, true };
+    err [0] = 0;
+    store_t *store = store_new (&config, err);
+    CHECK (store == NULL);
+    CHECK_ERR (err, "not a wob store");
+    CHECK_ERR (err, dir);
+    store_destroy (&store);
+
+    //  ... and it was left untouched
+    env = NULL;
+    rc = mdb_env_create (&env);
+    if (rc == 0)
+        rc = mdb_env_open (env, dir, MDB_RDONLY, 0644);
+    if (rc == 0)
+        rc = mdb_txn_begin (env, NULL, MDB_RDONLY, &txn);
+    MDB_stat st = { 0 };
+    if (rc == 0) {
+        rc = mdb_dbi_open (txn, NULL, 0, &dbi);
+        if (rc == 0)
+            rc = mdb_stat (txn, dbi, &st);
+        mdb_txn_abort (txn);
+    }
+    if (env)
+        mdb_env_close (env);
+    CHECK (rc == 0 && st.ms_entries == 1);
+    s_end ();
+}
+
+static void
+test_map_full (void)
+{
+    s_start ("map full: error, abort, store still works");
+    char err [WOB_ERRLEN];
+    const char *dir = s_path ("full");
+    char dir_copy [512];
+    snprintf (dir_copy, sizeof (dir_copy), "%s", dir);
+    store_t *store = s_open (dir_copy, 1 << 20, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    test_order_t o;
+    CHECK (store_begin (store, err) == 0);
+    uint64_t kept = store_next_order_id (store);
+    s_order_init (&o, kept, "13800000000", WOB__STATE__STATE_QUEUED);
+    CHECK (store_order_put (store, &o.order, err) == 0);
+    CHECK (store_commit (store, err) == 0);
+
+    char big [1025];
+    memset (big, 'x', 1024);
+    big [1024] = 0;
+    CHECK (store_begin (store, err) == 0);
+    int rc = 0;
+    int written = 0;
+    uint64_t last_id = 0;
+    while (written < 100000) {
+        last_id = store_next_order_id (store);
+        s_order_init (&o, last_id, "13800000001", WOB__STATE__STATE_RECEIVED);
+        o.target.name = big;
+        err [0] = 0;
+        rc = store_order_put (store, &o.order, err);
+        if (rc)
+            break;
+        written++;
+    }
+    CHECK (written > 10 && written < 100000);
+    CHECK (rc == WOB_ERR_STORE);
+    CHECK_ERR (err, "full");
+    CHECK_ERR (err, dir_copy);
+    store_abort (store);
+
+    //  Reads still work, the group left nothing, small writes commit
+    CHECK (store_begin (store, err) == 0);
+    Wob__Order *back = NULL;
+    CHECK (store_order_get (store, kept, &back, err) == 0);
+    CHECK (back && back->id == kept && streq (back->target->msisdn, "13800000000"));
+    if (back)
+        wob__order__free_unpacked (back, NULL);
+    CHECK (store_order_get (store, last_id - 1, &back, err) == WOB_ERR_NOT_FOUND);
+    CHECK (store_order_count (store) == 1);
+    uint64_t next = store_next_order_id (store);
+    CHECK (next == kept + 1);
+    s_order_init (&o, next, "13800000002", WOB__STATE__STATE_QUEUED);
+    CHECK (store_order_put (store, &o.order, err) == 0);
+    CHECK (store_lease_put (store, next, err) == 0);
+    rc = store_commit (store, err);
+    CHECK (rc == 0);
+    if (rc)
+        fprintf (stderr, "  [%s] commit after full: %s\n", s_check, err);
+    store_destroy (&store);
+
+    store = s_open (dir_copy, 1 << 20, err);
+    CHECK (store);
+    if (store) {
+        CHECK (store_begin (store, err) == 0);
+        CHECK (store_order_count (store) == 2);
+        CHECK (store_order_get (store, next, &back, err) == 0);
+        if (back)
+            wob__order__free_unpacked (back, NULL);
+        store_abort (store);
+        store_destroy (&store);
+    }
+done:
+    s_end ();
+}
+
+//  --- Main -----------------------------------------------------------------
+
+static int
+s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) st;
+    (void) flag;
+    (void) ftw;
+    remove (path);
+    return 0;
+}
+
+int
+main (void)
+{
+    const char *tmp = getenv ("TMPDIR");
+    snprintf (s_root, sizeof (s_root), "%s/wob-test-store-XXXXXX", tmp && *tmp? tmp: "/tmp");
+    if (!mkdtemp (s_root)) {
+        perror ("mkdtemp");
+        return 1;
+    }
+    printf ("test_store: stores in %s\n", s_root);
+    test_put_and_reopen ();
+    test_abort ();
+    test_history ();
+    test_queue ();
+    test_timers ();
+    test_indexes ();
+    test_leases ();
+    test_waves_and_stats ();
+    test_channels ();
+    test_channel_after_abort ();
+    test_not_a_directory ();
+    test_garbage_file ();
+    test_foreign_lmdb ();
+    test_map_full ();
+
+    nftw (s_root, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    printf ("test_store: %d passed, %d failed\n", s_passed, s_failed);
+    return s_failed? 1: 0;
+}
