@@ -205,11 +205,20 @@ intake_chunk (broker_t *self, Wob__SubmitChunk *msg)
                       "exceeds the limit of %zu", msg->n_targets, self->config.max_chunk_targets);
         return;
     }
+    //  A chunk covers rows first_row.. (rows the client skipped as bad leave
+    //  holes inside a chunk, never between chunks): it must continue where
+    //  the durable rows end, or repeat some of them after a lost reply.
+    if (msg->first_row == 0 || msg->first_row > w->rows + 1) {
+        broker_error (self, WOB__ERROR_CODE__ERR_CONFLICT, "submit: wave '%s' chunk starts "
+                      "at row %" PRIu64 " but only rows up to %" PRIu64 " are durable; "
+                      "resubmit to resume", w->id, msg->first_row, w->rows);
+        return;
+    }
     //  Validate the whole chunk before writing any of it.
     uint64_t last = w->rows;
     for (size_t i = 0; i < msg->n_targets; i++) {
         Wob__Target *t = msg->targets [i];
-        if (t->row <= last && t->row > w->rows) {
+        if (t->row < msg->first_row || (t->row <= last && t->row > w->rows)) {
             broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "submit: wave '%s' row %u "
                           "out of order (after row %" PRIu64 ")", w->id, t->row, last);
             return;

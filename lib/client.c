@@ -201,6 +201,7 @@ wob_client_submit (wob_client_t *self, const wob_submit_opts_t *opts, Wob__Envel
     size_t n_flight = 0;
     bool eof = false;
     uint64_t durable = resume;
+    uint64_t next_first = resume + 1;   //  first row the next chunk covers
     Wob__Target **batch = calloc (chunk_rows, sizeof (Wob__Target *));
     while (!eof || n_flight) {
         if (!eof && n_flight < WINDOW) {
@@ -227,7 +228,8 @@ wob_client_submit (wob_client_t *self, const wob_submit_opts_t *opts, Wob__Envel
             if (n) {
                 Wob__SubmitChunk chunk = WOB__SUBMIT_CHUNK__INIT;
                 chunk.wave = wave->id;
-                chunk.first_row = batch [0]->row;
+                chunk.first_row = next_first;
+                next_first = batch [n - 1]->row + 1;
                 chunk.n_targets = n;
                 chunk.targets = batch;
                 Wob__Envelope creq = WOB__ENVELOPE__INIT;

@@ -58,11 +58,13 @@ s_progress (void *arg, uint64_t durable, uint64_t total)
         fputc ('\n', stderr);
 }
 
+static bool s_skipping;         //  --skip-bad-rows given
+
 static void
 s_bad_row (void *arg, const char *message)
 {
     (void) arg;
-    fprintf (stderr, "wobctl: skipped: %s\n", message);
+    fprintf (stderr, "wobctl: %s: %s\n", s_skipping? "skipped": "bad row", message);
 }
 
 static void
@@ -90,7 +92,7 @@ s_submit (ctl_t *ctl, int argc, char **argv)
     optind = 1;
     while ((c = getopt_long (argc, argv, "", options, NULL)) != -1) {
         switch (c) {
-            case 's': opts.skip_bad_rows = true; break;
+            case 's': opts.skip_bad_rows = s_skipping = true; break;
             case 'w': opts.wave_id = optarg; break;
             case 't': opts.targets_file = optarg; break;
             case 'c': opts.chunk_rows = (size_t) atol (optarg); break;
