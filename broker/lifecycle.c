@@ -40,7 +40,7 @@ s_channel (broker_t *self, Wob__Order *order, uint8_t *id, char *err)
 static int
 s_leave (broker_t *self, Wob__Order *order, char *err)
 {
-    uint8_t channel;
+    uint8_t channel = 0;
     switch (order->state) {
         case WOB__STATE__STATE_QUEUED:
             if (s_channel (self, order, &channel, err))
@@ -61,7 +61,7 @@ s_leave (broker_t *self, Wob__Order *order, char *err)
 static int
 s_enter (broker_t *self, Wob__Order *order, char *err)
 {
-    uint8_t channel;
+    uint8_t channel = 0;
     switch (order->state) {
         case WOB__STATE__STATE_QUEUED: {
             if (s_channel (self, order, &channel, err))

@@ -362,28 +362,39 @@ s_put_message (store_t *self, MDB_dbi dbi, void *k, size_t klen,
 int
 store_channel_id (store_t *self, const char *name, bool create, uint8_t *id, char *err)
 {
-    for (uint8_t i = 1; i < STORE_MAX_CHANNELS; i++)
-        if (self->channel_names [i] && streq (self->channel_names [i], name)) {
-            *id = i;
-            return 0;
-        }
-    *id = 0;
-    if (!create)
+    uint8_t known = 0;
+    for (uint8_t i = 1; i < STORE_MAX_CHANNELS && !known; i++)
+        if (self->channel_names [i] && streq (self->channel_names [i], name))
+            known = i;
+    *id = known;
+    if (known && !create)
+        return 0;
+    if (!known && !create)
         return wob_fail (err, WOB_ERR_NOT_FOUND, "unknown channel '%s'", name);
-    uint8_t free_id = 0;
-    for (uint8_t i = 1; i < STORE_MAX_CHANNELS && !free_id; i++)
+    //  Creating: the disk decides, since the cache may hold a name whose
+    //  group was rolled back.
+    MDB_val key = { strlen (name), (void *) name }, val;
+    int rc = mdb_get (self->txn, self->channels, &key, &val);
+    if (rc == 0 && val.mv_size == 1) {
+        *id = *(uint8_t *) val.mv_data;
+        return 0;
+    }
+    if (rc && rc != MDB_NOTFOUND)
+        return s_fail (self, err, rc, "reading channels");
+    uint8_t new_id = known;
+    for (uint8_t i = 1; i < STORE_MAX_CHANNELS && !new_id; i++)
         if (!self->channel_names [i])
-            free_id = i;
-    if (!free_id)
+            new_id = i;
+    if (!new_id)
         return wob_fail (err, WOB_ERR_INVALID, "too many channels (at most %d)",
                          STORE_MAX_CHANNELS - 1);
-    if (s_put (self, self->channels, (void *) name, strlen (name), &free_id, 1, 0, err,
+    if (s_put (self, self->channels, (void *) name, strlen (name), &new_id, 1, 0, err,
                "adding a channel"))
         return WOB_ERR_STORE;
-    //  Kept in memory even if this group aborts: the id stays free on disk
-    //  and is simply written again next time.
-    self->channel_names [free_id] = strdup (name);
-    *id = free_id;
+    //  Cached at once; if this group aborts, the next create writes it again.
+    if (!known)
+        self->channel_names [new_id] = strdup (name);
+    *id = new_id;
     return 0;
 }
 
@@ -448,9 +459,16 @@ store_history_load (store_t *self, Wob__Order *order, char *err)
     int rc = mdb_cursor_open (self->txn, self->history, &cursor);
     if (rc)
         return s_fail (self, err, rc, "reading history");
+    for (size_t i = 0; i < order->n_history; i++)
+        wob__history_entry__free_unpacked (order->history [i], NULL);
+    free (order->history);
     size_t cap = order->history_len? order->history_len: 4;
     order->history = calloc (cap, sizeof (Wob__HistoryEntry *));
     order->n_history = 0;
+    if (!order->history) {
+        mdb_cursor_close (cursor);
+        return wob_fail (err, WOB_ERR_NOMEM, "out of memory reading history");
+    }
     MDB_val key = { 12, k }, val;
     for (rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) {
@@ -460,12 +478,20 @@ store_history_load (store_t *self, Wob__Order *order, char *err)
         if (!entry)
             continue;
         if (order->n_history == cap) {
+            Wob__HistoryEntry **more = realloc (order->history, 2 * cap * sizeof (*more));
+            if (!more) {
+                wob__history_entry__free_unpacked (entry, NULL);
+                rc = ENOMEM;
+                break;
+            }
             cap *= 2;
-            order->history = realloc (order->history, cap * sizeof (Wob__HistoryEntry *));
+            order->history = more;
         }
         order->history [order->n_history++] = entry;
     }
     mdb_cursor_close (cursor);
+    if (rc && rc != MDB_NOTFOUND)
+        return s_fail (self, err, rc, "reading history");
     return 0;
 }
 
@@ -501,6 +527,8 @@ store_msisdn_list (store_t *self, const char *msisdn, uint64_t **ids_p, size_t *
         (*ids_p) [(*count_p)++] = s_get_u64 (val.mv_data);
     }
     mdb_cursor_close (cursor);
+    if (rc && rc != MDB_NOTFOUND)
+        return s_fail (self, err, rc, "reading the number index");
     return 0;
 }
 
@@ -518,9 +546,11 @@ store_wave_order_next (store_t *self, uint32_t wave_seq, uint64_t after, uint64_
                        char *err)
 {
     uint8_t k [12];
+    *id_p = 0;
+    if (after == UINT64_MAX)
+        return 0;
     s_put_u32 (k, wave_seq);
     s_put_u64 (k + 4, after + 1);
-    *id_p = 0;
     MDB_cursor *cursor;
     int rc = mdb_cursor_open (self->txn, self->wave_ord, &cursor);
     if (rc)

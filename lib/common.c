@@ -98,63 +98,80 @@ wob_format_time (int64_t ms, char *buf, size_t size)
     return buf;
 }
 
+//  Reads exactly n digits at *p into *value, advancing *p.
+static bool
+s_digits (const char **p, int n, int *value)
+{
+    *value = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit ((unsigned char) (*p) [i]))
+            return false;
+        *value = *value * 10 + ((*p) [i] - '0');
+    }
+    *p += n;
+    return true;
+}
+
 int
 wob_parse_time (const char *text, int64_t *ms)
 {
     if (!text || !*text)
         return -1;
     //  Epoch seconds
-    char *end;
-    long long secs = strtoll (text, &end, 10);
-    if (*end == 0 && end - text > 8) {
-        *ms = secs * 1000;
+    size_t len = strlen (text);
+    if (len > 8 && strspn (text, "0123456789") == len) {
+        *ms = strtoll (text, NULL, 10) * 1000;
         return 0;
     }
-    struct tm tm = { 0 };
-    int year, mon, day, hour = 0, min = 0, sec = 0, used = 0;
-    if (sscanf (text, "%4d-%2d-%2d%n", &year, &mon, &day, &used) != 3)
+    const char *p = text;
+    int year, mon, day, hour = 0, min = 0, sec = 0;
+    if (!s_digits (&p, 4, &year) || *p++ != '-' || !s_digits (&p, 2, &mon)
+    ||  *p++ != '-' || !s_digits (&p, 2, &day))
         return -1;
-    const char *rest = text + used;
-    if (*rest == 'T' || *rest == ' ') {
-        int n = 0;
-        if (sscanf (rest + 1, "%2d:%2d%n", &hour, &min, &n) != 2)
+    if (*p == 'T' || *p == ' ') {
+        p++;
+        if (!s_digits (&p, 2, &hour) || *p++ != ':' || !s_digits (&p, 2, &min))
             return -1;
-        rest += 1 + n;
-        if (*rest == ':') {
-            if (sscanf (rest + 1, "%2d%n", &sec, &n) != 1)
-                return -1;
-            rest += 1 + n;
-        }
+        if (*p == ':' && (p++, !s_digits (&p, 2, &sec)))
+            return -1;
     }
-    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
+    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 59)
         return -1;
+    struct tm tm = { 0 };
     tm.tm_year = year - 1900;
     tm.tm_mon = mon - 1;
     tm.tm_mday = day;
     tm.tm_hour = hour;
     tm.tm_min = min;
     tm.tm_sec = sec;
+    //  Impossible dates (February 31st) come back normalised: refuse them.
+    struct tm check = tm;
+    time_t utc = timegm (&check);
+    if (check.tm_mday != day || check.tm_mon != mon - 1)
+        return -1;
     time_t t;
-    if (*rest == 0) {
+    if (*p == 0) {
         tm.tm_isdst = -1;
         t = mktime (&tm);                   //  no offset: local time
     }
-    else {
-        t = timegm (&tm);
-        if (*rest == 'Z' && rest [1] == 0)
-            ;
-        else
-        if ((*rest == '+' || *rest == '-') && strlen (rest) >= 3) {
-            int oh = 0, om = 0;
-            if (sscanf (rest + 1, "%2d:%2d", &oh, &om) < 1
-            &&  sscanf (rest + 1, "%2d%2d", &oh, &om) < 1)
-                return -1;
-            long offset = oh * 3600L + om * 60L;
-            t -= *rest == '+'? offset: -offset;
-        }
-        else
+    else
+    if (*p == 'Z' && p [1] == 0)
+        t = utc;
+    else
+    if (*p == '+' || *p == '-') {
+        int sign = *p++ == '+'? 1: -1, oh, om = 0;
+        if (!s_digits (&p, 2, &oh))
             return -1;
+        if (*p == ':')
+            p++;
+        if (*p && !s_digits (&p, 2, &om))
+            return -1;
+        if (*p || oh > 14 || om > 59)
+            return -1;
+        t = utc - sign * (oh * 3600L + om * 60L);
     }
+    else
+        return -1;
     *ms = (int64_t) t * 1000;
     return 0;
 }

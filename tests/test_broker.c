@@ -168,6 +168,7 @@ s_submit (peer_t *peer, const char *wave_id, int n, const char *bad_msisdn)
     }
     Wob__SubmitChunk chunk = WOB__SUBMIT_CHUNK__INIT;
     chunk.wave = (char *) wave_id;
+    chunk.first_row = 1;
     chunk.n_targets = n;
     chunk.targets = ptrs;
     req.body_case = WOB__ENVELOPE__BODY_SUBMIT_CHUNK;
@@ -498,9 +499,17 @@ main (void)
         deadline = zclock_mono () + 6000;
         while (!back && zclock_mono () < deadline) {
             s_await_leases (w1, 1, 200);
-            for (Wob__LeaseItem *i = zlistx_first (w1->leases); i; i = zlistx_next (w1->leases))
+            Wob__LeaseItem *i;
+            while (!back && (i = s_take (w1))) {
                 if (i->order->id == d->order->id)
-                    back = zlistx_detach_cur (w1->leases);
+                    back = i;
+                else {
+                    //  Another queued order took the credit: finish it.
+                    s_report_code (w1, i->order->id, i->order->attempts,
+                                   WOB__OUTCOME__OUTCOME_DELIVERED, NULL);
+                    wob__lease_item__free_unpacked (i, NULL);
+                }
+            }
 
         }
         CHECK (back && back->order->attempts == d->order->attempts + 1, "expired lease re-leased");

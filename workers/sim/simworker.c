@@ -83,7 +83,7 @@ s_usage (FILE *out)
 {
     fprintf (out,
         "usage: wob-simworker --channel sms|call|visit [options]\n"
-        "  --endpoint E        broker endpoint (default tcp://127.0.0.1:5570)\n"
+        "  --endpoint E        broker endpoint (default $WOB_ENDPOINT or tcp://127.0.0.1:5570)\n"
         "  --name NAME         worker identity (default CHANNEL-PID)\n"
         "  --capacity N        orders held at once (default 10)\n"
         "  --delay-ms N        handling time per order (default 0)\n"
@@ -100,7 +100,9 @@ s_usage (FILE *out)
 int
 main (int argc, char *argv [])
 {
-    wob_worker_config_t config = { .endpoint = "tcp://127.0.0.1:5570", .capacity = 10 };
+    wob_worker_config_t config = { .endpoint = getenv ("WOB_ENDPOINT"), .capacity = 10 };
+    if (!config.endpoint)
+        config.endpoint = "tcp://127.0.0.1:5570";
     const char *mix_text = NULL, *log_path = NULL;
     long delay_ms = 0, crash_after = 0, exit_after = 0, idle_exit_ms = 0;
     const char *owns [64];
