@@ -47,4 +47,13 @@ check "status by number shows the order, its worker and history" \
     [ "$(jq -r '.[0].state' <<<"$orders")" = done -a "$(jq -r '.[0].worker' <<<"$orders")" != "" \
       -a "$(jq '.[0].history | length' <<<"$orders")" -ge 3 ]
 check "human status is a table" bash -c "'$BIN/wobctl' --endpoint $ENDPOINT status --wave W-e2e | grep -q '^    done  *10000'"
+# Clean shutdown: workers leave, the broker stops on SIGTERM with exit 0
+# (under the sanitizer build this is also where leaks would be reported).
+for pid in "${PIDS[@]}"; do [ "$pid" = "$BROKER_PID" ] || kill -TERM "$pid" 2>/dev/null || true; done
+kill -TERM "$BROKER_PID"
+rc=0; wait "$BROKER_PID" || rc=$?
+check "broker exits 0 on SIGTERM" [ "$rc" = 0 ]
+check "broker logged its shutdown" grep -q "broker stopping" "$WORK/broker.log"
+start_broker "$WORK/data"
+check "restarted broker still has the finished wave" [ "$(state_count W-e2e done)" = 10000 ]
 finish
