@@ -55,8 +55,6 @@ broker_reply (broker_t *self, Wob__Envelope *reply)
     s_outbox_add (self, self->sender, reply, true);
 }
 
-static char s_group_error [WOB_ERRLEN];     //  why the turn must roll back
-
 void
 broker_error (broker_t *self, int code, const char *fmt, ...)
 {
@@ -65,8 +63,8 @@ broker_error (broker_t *self, int code, const char *fmt, ...)
     va_start (ap, fmt);
     vsnprintf (message, sizeof (message), fmt, ap);
     va_end (ap);
-    if (code == WOB__ERROR_CODE__ERR_STORE && !*s_group_error)
-        snprintf (s_group_error, sizeof (s_group_error), "%s", message);
+    if (code == WOB__ERROR_CODE__ERR_STORE && !*self->group_error)
+        snprintf (self->group_error, sizeof (self->group_error), "%s", message);
     zsys_debug ("refused request %" PRIu64 ": %s", self->request_id, message);
     broker_reply (self, wob_msg_new_error (self->request_id, code, "%s", message));
 }
@@ -348,7 +346,7 @@ static bool
 s_turn (broker_t *self)
 {
     char err [WOB_ERRLEN] = "";
-    s_group_error [0] = 0;
+    self->group_error [0] = 0;
     self->now = wob_now_ms ();
     if (store_begin (self->store, err)) {
         zsys_error ("%s", err);
@@ -363,11 +361,11 @@ s_turn (broker_t *self)
             break;
         s_handle (self, msg);
         zmsg_destroy (&msg);
-        if (*s_group_error)
+        if (*self->group_error)
             break;              //  the transaction is spoilt: end the turn
     }
     bool more = false;
-    if (!*s_group_error && self->now >= self->next_tick) {
+    if (!*self->group_error && self->now >= self->next_tick) {
         self->next_tick = self->now + TICK_MS;
         int rc = workers_tick (self, err);
         if (!rc)
@@ -382,26 +380,26 @@ s_turn (broker_t *self)
         if (!rc)
             rc = intake_sweep (self, err);
         if (rc)
-            snprintf (s_group_error, sizeof (s_group_error), "%s", err);
+            snprintf (self->group_error, sizeof (self->group_error), "%s", err);
     }
-    if (!*s_group_error) {
+    if (!*self->group_error) {
         int rc = dispatch_run (self, err);
         if (rc == 1)
             more = true;
         else
         if (rc)
-            snprintf (s_group_error, sizeof (s_group_error), "%s", err);
+            snprintf (self->group_error, sizeof (self->group_error), "%s", err);
     }
-    if (!*s_group_error)
+    if (!*self->group_error)
         workers_flush (self);
-    if (!*s_group_error && s_flush_stats (self, err))
-        snprintf (s_group_error, sizeof (s_group_error), "%s", err);
-    if (!*s_group_error && store_commit (self->store, err))
-        snprintf (s_group_error, sizeof (s_group_error), "%s", err);
-    if (*s_group_error) {
-        zsys_error ("turn rolled back: %s", s_group_error);
+    if (!*self->group_error && s_flush_stats (self, err))
+        snprintf (self->group_error, sizeof (self->group_error), "%s", err);
+    if (!*self->group_error && store_commit (self->store, err))
+        snprintf (self->group_error, sizeof (self->group_error), "%s", err);
+    if (*self->group_error) {
+        zsys_error ("turn rolled back: %s", self->group_error);
         store_abort (self->store);
-        s_outbox_send (self, s_group_error);
+        s_outbox_send (self, self->group_error);
         if (s_load (self, err))
             zsys_error ("reloading after rollback: %s", err);
         return false;

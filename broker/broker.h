@@ -82,6 +82,7 @@ struct _broker_t {
     int64_t now;                //  wall clock of this loop turn (ms)
     int64_t started;            //  when the broker started (ms)
     uint64_t rng;               //  jitter for back-off
+    char group_error [WOB_ERRLEN];  //  why this turn must roll back, or ""
     bool terminated;            //  $TERM received
     int64_t next_tick;          //  next timer / expiry pass
 };

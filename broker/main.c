@@ -1,5 +1,21 @@
-/*  main.c - wob-broker: parse the command line, start the broker actor,
-    wait for SIGINT / SIGTERM, stop it.  Everything else is in broker.c.  */
+/*  main.c - wob-broker: read the config file and the command line, start
+    the broker actor, wait for SIGINT / SIGTERM, stop it.  Everything else
+    is in broker.c.
+
+    The config file (--config FILE) is ZPL, CZMQ's config format; command
+    line options override it:
+
+        broker
+            data = /var/lib/wob
+            endpoint = tcp://0.0.0.0:5570
+            heartbeat_ms = 1000
+            worker_timeout_ms = 3000
+            restart_grace_ms = 10000
+            lease_ms = 0                 # 0: per channel defaults
+            max_attempts = 3
+            backoff_ms = 30000
+            map_size = 68719476736
+            max_message = 16777216                                          */
 
 #include "broker.h"
 #include <getopt.h>
@@ -9,6 +25,7 @@ s_usage (FILE *out)
 {
     fprintf (out,
         "usage: wob-broker [options]\n"
+        "  --config FILE          ZPL config file (section 'broker'; options override it)\n"
         "  --data DIR             LMDB data directory (default ./wob-data)\n"
         "  --endpoint ENDPOINT    ZeroMQ endpoint to bind (default tcp://127.0.0.1:5570)\n"
         "  --heartbeat-ms N       heartbeat interval both ways (default 1000)\n"
@@ -29,11 +46,53 @@ s_number (const char *option, const char *text)
 {
     char *end;
     long long value = strtoll (text, &end, 10);
-    if (*end || value < 0) {
+    if (!*text || *end || value < 0) {
         fprintf (stderr, "wob-broker: %s expects a non-negative number, got '%s'\n", option, text);
         exit (1);
     }
     return value;
+}
+
+//  Applies a ZPL config file; unknown keys are errors.  Returns the loaded
+//  tree (config strings point into it) or NULL after printing why.
+static zconfig_t *
+s_load_config (const char *path, broker_config_t *config)
+{
+    zconfig_t *root = zconfig_load (path);
+    if (!root) {
+        fprintf (stderr, "wob-broker: cannot read config file %s (missing or not ZPL)\n", path);
+        return NULL;
+    }
+    for (zconfig_t *section = zconfig_child (root); section; section = zconfig_next (section)) {
+        if (!streq (zconfig_name (section), "broker")) {
+            fprintf (stderr, "wob-broker: %s: unknown section '%s' (expected 'broker')\n",
+                     path, zconfig_name (section));
+            zconfig_destroy (&root);
+            return NULL;
+        }
+        for (zconfig_t *item = zconfig_child (section); item; item = zconfig_next (item)) {
+            const char *key = zconfig_name (item);
+            char *value = zconfig_value (item);
+            char option [80];
+            snprintf (option, sizeof (option), "%s: broker/%s", path, key);
+            if (streq (key, "data"))                   config->data_dir = value;
+            else if (streq (key, "endpoint"))          config->endpoint = value;
+            else if (streq (key, "heartbeat_ms"))      config->heartbeat_ms = (uint32_t) s_number (option, value);
+            else if (streq (key, "worker_timeout_ms")) config->worker_timeout_ms = (uint32_t) s_number (option, value);
+            else if (streq (key, "restart_grace_ms"))  config->restart_grace_ms = (uint32_t) s_number (option, value);
+            else if (streq (key, "lease_ms"))          config->lease_ms = (uint32_t) s_number (option, value);
+            else if (streq (key, "max_attempts"))      config->max_attempts = (uint32_t) s_number (option, value);
+            else if (streq (key, "backoff_ms"))        config->backoff_ms = (uint32_t) s_number (option, value);
+            else if (streq (key, "map_size"))          config->map_size = (size_t) s_number (option, value);
+            else if (streq (key, "max_message"))       config->max_message = (size_t) s_number (option, value);
+            else {
+                fprintf (stderr, "wob-broker: %s: unknown key 'broker/%s'\n", path, key);
+                zconfig_destroy (&root);
+                return NULL;
+            }
+        }
+    }
+    return root;
 }
 
 int
@@ -45,6 +104,11 @@ main (int argc, char *argv [])
         .max_chunk_targets = 50000, .dispatch_batch = 2000, .restart_grace_ms = 10000
     };
     const char *port_file = NULL;
+    zconfig_t *file_config = NULL;
+    for (int i = 1; i < argc - 1; i++)
+        if (streq (argv [i], "--config")
+        &&  !(file_config = s_load_config (argv [i + 1], &config)))
+            return 1;
     static struct option options [] = {
         { "data", required_argument, 0, 'd' }, { "endpoint", required_argument, 0, 'e' },
         { "heartbeat-ms", required_argument, 0, 'h' },
@@ -53,7 +117,7 @@ main (int argc, char *argv [])
         { "lease-ms", required_argument, 0, 'l' }, { "max-attempts", required_argument, 0, 'a' },
         { "backoff-ms", required_argument, 0, 'b' }, { "map-size", required_argument, 0, 'm' },
         { "max-message", required_argument, 0, 'M' }, { "port-file", required_argument, 0, 'p' },
-        { "help", no_argument, 0, '?' }, { 0, 0, 0, 0 }
+        { "config", required_argument, 0, 'C' }, { "help", no_argument, 0, '?' }, { 0, 0, 0, 0 }
     };
     int c;
     while ((c = getopt_long (argc, argv, "", options, NULL)) != -1) {
@@ -69,6 +133,7 @@ main (int argc, char *argv [])
             case 'm': config.map_size = (size_t) s_number ("--map-size", optarg); break;
             case 'M': config.max_message = (size_t) s_number ("--max-message", optarg); break;
             case 'p': port_file = optarg; break;
+            case 'C': break;                //  read above
             default:
                 s_usage (c == '?' && optopt == 0? stdout: stderr);
                 return c == '?' && optopt == 0? 0: 1;
@@ -91,6 +156,7 @@ main (int argc, char *argv [])
         fprintf (stderr, "wob-broker: %s\n", status? status: "failed to start");
         free (status);
         zactor_destroy (&broker);
+        zconfig_destroy (&file_config);
         return 1;
     }
     free (status);
@@ -112,5 +178,6 @@ main (int argc, char *argv [])
             break;
     }
     zactor_destroy (&broker);
+    zconfig_destroy (&file_config);
     return 0;
 }

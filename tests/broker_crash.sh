@@ -4,7 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 
 echo "# during submission"
-start_broker "$WORK/data" "*"
+start_broker "$WORK/data" "$(pick_port)"
 "$BIN/wobctl" gen --count 200000 --seed 3 --out "$WORK/big.csv"
 make_wave "$WORK/big.yaml" W-big big.csv sms
 ctl submit --progress --chunk 2000 "$WORK/big.yaml" 2>"$WORK/progress.log" >/dev/null &

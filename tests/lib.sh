@@ -38,6 +38,18 @@ wait_for () {
   done
 }
 
+# pick_port: a free port for a broker that must restart on the same port.
+# Brokers bound to "*" get ports from 49152 up, so this draws from a range
+# below that, at random, to stay clear of the other tests running in parallel.
+pick_port () {
+  local p
+  for _ in $(seq 50); do
+    p=$(( 33000 + RANDOM % 12000 ))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+  done
+  return 1
+}
+
 # start_broker DATA_DIR [PORT] [extra args...]: sets BROKER_PID and ENDPOINT.
 start_broker () {
   local data=$1 port=${2:-*}; shift 2 || shift $#
