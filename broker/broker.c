@@ -69,10 +69,30 @@ broker_error (broker_t *self, int code, const char *fmt, ...)
     broker_reply (self, wob_msg_new_error (self->request_id, code, "%s", message));
 }
 
-void
-broker_deliver (broker_t *self, zframe_t *routing, Wob__Envelope *msg)
+
+//  Envelope around a oneof body: every member of the oneof is a pointer to
+//  a message, so setting one through the union sets them all.
+static Wob__Envelope *
+s_wrap (uint64_t request_id, Wob__Envelope__BodyCase body_case, void *body)
 {
-    s_outbox_add (self, routing, msg, false);
+    Wob__Envelope *env = calloc (1, sizeof (Wob__Envelope));
+    wob__envelope__init (env);
+    env->request_id = request_id;
+    env->body_case = body_case;
+    env->error = (Wob__Error *) body;
+    return env;
+}
+
+void
+broker_respond (broker_t *self, Wob__Envelope__BodyCase body_case, void *body)
+{
+    broker_reply (self, s_wrap (self->request_id, body_case, body));
+}
+
+void
+broker_send (broker_t *self, zframe_t *routing, Wob__Envelope__BodyCase body_case, void *body)
+{
+    s_outbox_add (self, routing, s_wrap (0, body_case, body), false);
 }
 
 static void

@@ -4,7 +4,7 @@
     a burst of messages, lets the modules handle them inside one LMDB write
     transaction, runs the timed work (dispatch, timers, lease and worker
     expiry), commits once, and only then sends the replies and leases that
-    the group produced (broker_reply / broker_deliver put them in the outbox).
+    the group produced (broker_respond / broker_send put them in the outbox).
 
     Modules and what each owns:
       store.c      LMDB: every durable byte
@@ -91,11 +91,15 @@ struct _broker_t {
 //  Queues a reply to the sender of the message in hand (sent after commit;
 //  replaced by an error if the group fails).  Takes ownership of reply.
 void broker_reply (broker_t *self, Wob__Envelope *reply);
+//  Wraps body (a message of the envelope's oneof, heap, owned from now on)
+//  in an envelope answering the message in hand, and queues it as reply.
+void broker_respond (broker_t *self, Wob__Envelope__BodyCase body_case, void *body);
+//  The same for a message to a worker (dropped if the group fails).
+void broker_send (broker_t *self, zframe_t *routing, Wob__Envelope__BodyCase body_case,
+                  void *body);
 //  Queues an error reply to the message in hand.
 void broker_error (broker_t *self, int code, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
-//  Queues a message to a worker (dropped if the group fails).
-void broker_deliver (broker_t *self, zframe_t *routing, Wob__Envelope *msg);
 wave_t *broker_wave (broker_t *self, const char *wave_id);
 wave_t *broker_wave_by_seq (broker_t *self, uint32_t seq);
 //  Adds a wave loaded or created by intake (takes ownership of wave).

@@ -74,15 +74,6 @@ s_check_target (Wob__Target *t, char *err)
     return 0;
 }
 
-static Wob__Envelope *
-s_envelope (broker_t *self)
-{
-    Wob__Envelope *env = calloc (1, sizeof (Wob__Envelope));
-    wob__envelope__init (env);
-    env->request_id = self->request_id;
-    return env;
-}
-
 void
 intake_begin (broker_t *self, Wob__SubmitBegin *msg)
 {
@@ -140,14 +131,11 @@ intake_begin (broker_t *self, Wob__SubmitBegin *msg)
         broker_wave_add (self, wave);
         zsys_info ("wave %s (campaign %s, seq %u): loading", wave->id, wave->campaign, wave->seq);
     }
-    Wob__Envelope *reply = s_envelope (self);
     Wob__SubmitBeginReply *body = calloc (1, sizeof (*body));
     wob__submit_begin_reply__init (body);
     body->wave = strdup (in->id);
     body->next_row = next_row;
-    reply->body_case = WOB__ENVELOPE__BODY_SUBMIT_BEGIN_REPLY;
-    reply->submit_begin_reply = body;
-    broker_reply (self, reply);
+    broker_respond (self, WOB__ENVELOPE__BODY_SUBMIT_BEGIN_REPLY, body);
 }
 
 //  Creates the order for one target.
@@ -184,16 +172,24 @@ s_add_target (broker_t *self, wave_t *wave, Wob__Target *target, char *err)
     return rc;
 }
 
+//  The wave a chunk or commit names; NULL (and an error queued) if unknown.
+static wave_t *
+s_begun (broker_t *self, const char *wave_id)
+{
+    wave_t *wave = broker_wave (self, wave_id);
+    if (!wave)
+        broker_error (self, WOB__ERROR_CODE__ERR_NOT_FOUND, "submit: wave '%.64s' was not "
+                      "begun", wave_id);
+    return wave;
+}
+
 void
 intake_chunk (broker_t *self, Wob__SubmitChunk *msg)
 {
     char err [WOB_ERRLEN];
-    wave_t *wave = broker_wave (self, msg->wave);
-    if (!wave) {
-        broker_error (self, WOB__ERROR_CODE__ERR_NOT_FOUND, "submit: wave '%.64s' was not "
-                      "begun", msg->wave);
+    wave_t *wave = s_begun (self, msg->wave);
+    if (!wave)
         return;
-    }
     Wob__Wave *w = wave->wave;
     if (w->state != WOB__WAVE_STATE__WAVE_LOADING) {
         broker_error (self, WOB__ERROR_CODE__ERR_CONFLICT, "submit: wave '%s' is %s, not "
@@ -245,14 +241,11 @@ intake_chunk (broker_t *self, Wob__SubmitChunk *msg)
         broker_error (self, WOB__ERROR_CODE__ERR_STORE, "submit: %s", err);
         return;
     }
-    Wob__Envelope *reply = s_envelope (self);
     Wob__SubmitChunkReply *body = calloc (1, sizeof (*body));
     wob__submit_chunk_reply__init (body);
     body->wave = strdup (w->id);
     body->rows = last;
-    reply->body_case = WOB__ENVELOPE__BODY_SUBMIT_CHUNK_REPLY;
-    reply->submit_chunk_reply = body;
-    broker_reply (self, reply);
+    broker_respond (self, WOB__ENVELOPE__BODY_SUBMIT_CHUNK_REPLY, body);
 }
 
 static Wob__Field *
@@ -270,12 +263,9 @@ void
 intake_commit (broker_t *self, Wob__SubmitCommit *msg)
 {
     char err [WOB_ERRLEN];
-    wave_t *wave = broker_wave (self, msg->wave);
-    if (!wave) {
-        broker_error (self, WOB__ERROR_CODE__ERR_NOT_FOUND, "submit: wave '%.64s' was not "
-                      "begun", msg->wave);
+    wave_t *wave = s_begun (self, msg->wave);
+    if (!wave)
         return;
-    }
     Wob__Wave *w = wave->wave;
     if (w->state == WOB__WAVE_STATE__WAVE_LOADING) {
         w->state = WOB__WAVE_STATE__WAVE_OPEN;
@@ -309,10 +299,7 @@ intake_commit (broker_t *self, Wob__SubmitCommit *msg)
         if (st->by_channel [c])
             sum->by_channel [sum->n_by_channel++] =
                 s_field_new (store_channel_name (self->store, (uint8_t) c), st->by_channel [c]);
-    Wob__Envelope *reply = s_envelope (self);
-    reply->body_case = WOB__ENVELOPE__BODY_SUBMIT_SUMMARY;
-    reply->submit_summary = sum;
-    broker_reply (self, reply);
+    broker_respond (self, WOB__ENVELOPE__BODY_SUBMIT_SUMMARY, sum);
 }
 
 //  Expires up to `budget` open orders of an ended wave.

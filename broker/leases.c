@@ -23,22 +23,6 @@ struct _leases_t {
     zhashx_t *table;            //  order id -> lease_t
 };
 
-static size_t
-s_hash_id (const void *key)
-{
-    uint64_t x = (uint64_t) (uintptr_t) key;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return (size_t) x;
-}
-
-static int
-s_compare_id (const void *a, const void *b)
-{
-    return a < b? -1: a > b? 1: 0;
-}
-
 static void
 s_lease_destroy (void **item_p)
 {
@@ -54,12 +38,7 @@ leases_t *
 leases_new (void)
 {
     leases_t *self = calloc (1, sizeof (leases_t));
-    self->table = zhashx_new ();
-    zhashx_set_key_hasher (self->table, s_hash_id);
-    zhashx_set_key_comparator (self->table, s_compare_id);
-    zhashx_set_key_duplicator (self->table, NULL);
-    zhashx_set_key_destructor (self->table, NULL);
-    zhashx_set_destructor (self->table, s_lease_destroy);
+    self->table = wob_idmap_new (s_lease_destroy);
     return self;
 }
 
@@ -73,7 +52,7 @@ leases_destroy (leases_t **self_p)
     }
 }
 
-#define S_KEY(id) ((void *) (uintptr_t) (id))
+#define S_KEY(id) WOB_ID_KEY (id)
 
 static void
 s_add (leases_t *self, uint64_t id, const char *worker, int64_t deadline, uint32_t attempt)
@@ -391,12 +370,7 @@ leases_outcome (broker_t *self, worker_t *worker, Wob__OutcomeReport *msg)
         broker_error (self, WOB__ERROR_CODE__ERR_STORE, "%s", err);
         return;
     }
-    Wob__Envelope *reply = calloc (1, sizeof (*reply));
-    wob__envelope__init (reply);
-    reply->request_id = self->request_id;
-    reply->body_case = WOB__ENVELOPE__BODY_OUTCOME_ACK;
-    reply->outcome_ack = ack;
-    broker_reply (self, reply);
+    broker_respond (self, WOB__ENVELOPE__BODY_OUTCOME_ACK, ack);
 }
 
 void
@@ -432,10 +406,5 @@ leases_extend (broker_t *self, worker_t *worker, Wob__ExtendLease *msg)
             wob__order__free_unpacked (order, NULL);
         ack->results [ack->n_results++] = result;
     }
-    Wob__Envelope *reply = calloc (1, sizeof (*reply));
-    wob__envelope__init (reply);
-    reply->request_id = self->request_id;
-    reply->body_case = WOB__ENVELOPE__BODY_EXTEND_ACK;
-    reply->extend_ack = ack;
-    broker_reply (self, reply);
+    broker_respond (self, WOB__ENVELOPE__BODY_EXTEND_ACK, ack);
 }

@@ -8,15 +8,6 @@
 
 #define QUERY_MAX_ORDERS 200    //  orders returned for one number
 
-static Wob__Envelope *
-s_reply (broker_t *self)
-{
-    Wob__Envelope *reply = calloc (1, sizeof (*reply));
-    wob__envelope__init (reply);
-    reply->request_id = self->request_id;
-    return reply;
-}
-
 static void
 s_orders (broker_t *self, uint64_t *ids, size_t count)
 {
@@ -37,10 +28,7 @@ s_orders (broker_t *self, uint64_t *ids, size_t count)
         }
         list->orders [list->n_orders++] = order;
     }
-    Wob__Envelope *reply = s_reply (self);
-    reply->body_case = WOB__ENVELOPE__BODY_ORDER_LIST;
-    reply->order_list = list;
-    broker_reply (self, reply);
+    broker_respond (self, WOB__ENVELOPE__BODY_ORDER_LIST, list);
 }
 
 static Wob__Count *
@@ -83,10 +71,7 @@ s_wave (broker_t *self, const char *wave_id)
         if (wave->stats.by_channel [c])
             status->by_channel [status->n_by_channel++] =
                 s_count (store_channel_name (self->store, (uint8_t) c), wave->stats.by_channel [c]);
-    Wob__Envelope *reply = s_reply (self);
-    reply->body_case = WOB__ENVELOPE__BODY_WAVE_STATUS;
-    reply->wave_status = status;
-    broker_reply (self, reply);
+    broker_respond (self, WOB__ENVELOPE__BODY_WAVE_STATUS, status);
 }
 
 void

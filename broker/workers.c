@@ -188,12 +188,7 @@ workers_hello (broker_t *self, Wob__Hello *msg)
     worker->outstanding = leases_held_by (self->leases, worker->name);
     zsys_info ("worker %s: hello (channel %s, capacity %u, holding %u)", worker->name,
                channel->name, worker->capacity, worker->outstanding);
-    Wob__Envelope *reply = calloc (1, sizeof (*reply));
-    wob__envelope__init (reply);
-    reply->request_id = self->request_id;
-    reply->body_case = WOB__ENVELOPE__BODY_WELCOME;
-    reply->welcome = welcome;
-    broker_reply (self, reply);
+    broker_respond (self, WOB__ENVELOPE__BODY_WELCOME, welcome);
 }
 
 void
@@ -233,13 +228,9 @@ workers_tick (broker_t *self, char *err)
     self->workers->next_heartbeat = self->now + self->config.heartbeat_ms;
     for (worker_t *w = zhashx_first (self->workers->by_routing); w;
          w = zhashx_next (self->workers->by_routing)) {
-        Wob__Envelope *beat = calloc (1, sizeof (*beat));
-        wob__envelope__init (beat);
-        Wob__Heartbeat *body = calloc (1, sizeof (*body));
-        wob__heartbeat__init (body);
-        beat->body_case = WOB__ENVELOPE__BODY_HEARTBEAT;
-        beat->heartbeat = body;
-        broker_deliver (self, w->routing, beat);
+        Wob__Heartbeat *beat = calloc (1, sizeof (*beat));
+        wob__heartbeat__init (beat);
+        broker_send (self, w->routing, WOB__ENVELOPE__BODY_HEARTBEAT, beat);
     }
     return 0;
 }
@@ -264,12 +255,8 @@ workers_flush (broker_t *self)
          w = zhashx_next (self->workers->by_routing)) {
         if (!w->batch)
             continue;
-        Wob__Envelope *env = calloc (1, sizeof (*env));
-        wob__envelope__init (env);
-        env->body_case = WOB__ENVELOPE__BODY_LEASES;
-        env->leases = w->batch;
+        broker_send (self, w->routing, WOB__ENVELOPE__BODY_LEASES, w->batch);
         w->batch = NULL;
-        broker_deliver (self, w->routing, env);
     }
 }
 
@@ -304,10 +291,5 @@ workers_list (broker_t *self, Wob__WorkersQuery *msg)
             info->owns [info->n_owns++] = s_strdup (w->owns [i]);
         list->workers [list->n_workers++] = info;
     }
-    Wob__Envelope *reply = calloc (1, sizeof (*reply));
-    wob__envelope__init (reply);
-    reply->request_id = self->request_id;
-    reply->body_case = WOB__ENVELOPE__BODY_WORKER_LIST;
-    reply->worker_list = list;
-    broker_reply (self, reply);
+    broker_respond (self, WOB__ENVELOPE__BODY_WORKER_LIST, list);
 }

@@ -64,6 +64,11 @@ int wob_parse_time (const char *text, int64_t *ms);
 //  one unless it is protobuf-c's shared empty string.
 void wob_str_set (char **field, const char *value);
 
+//  A zhashx keyed by 64-bit ids stored in the key pointer itself (no key
+//  copies); values are destroyed with destructor (may be NULL).
+zhashx_t *wob_idmap_new (zhashx_destructor_fn *destructor);
+#define WOB_ID_KEY(id) ((void *) (uintptr_t) (id))
+
 //  True when s is valid UTF-8 of len bytes.
 bool wob_utf8_valid (const char *s, size_t len);
 

@@ -213,3 +213,33 @@ wob_str_set (char **field, const char *value)
         free (*field);
     *field = strdup (value? value: "");
 }
+
+static size_t
+s_hash_id (const void *key)
+{
+    uint64_t x = (uint64_t) (uintptr_t) key;    //  splitmix64 finaliser
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    return (size_t) (x ^ (x >> 33));
+}
+
+static int
+s_compare_id (const void *a, const void *b)
+{
+    return a < b? -1: a > b? 1: 0;
+}
+
+zhashx_t *
+wob_idmap_new (zhashx_destructor_fn *destructor)
+{
+    zhashx_t *map = zhashx_new ();
+    if (!map)
+        return NULL;
+    zhashx_set_key_hasher (map, s_hash_id);
+    zhashx_set_key_comparator (map, s_compare_id);
+    zhashx_set_key_duplicator (map, NULL);
+    zhashx_set_key_destructor (map, NULL);
+    if (destructor)
+        zhashx_set_destructor (map, destructor);
+    return map;
+}

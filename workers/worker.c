@@ -34,35 +34,7 @@ struct _wob_worker_t {
     char error [WOB_ERRLEN];    //  last error from the broker
 };
 
-static size_t
-s_hash_id (const void *key)
-{
-    uint64_t x = (uint64_t) (uintptr_t) key;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    return (size_t) (x ^ (x >> 33));
-}
-
-static int
-s_compare_id (const void *a, const void *b)
-{
-    return a < b? -1: a > b? 1: 0;
-}
-
-static zhashx_t *
-s_id_table (zhashx_destructor_fn *destructor)
-{
-    zhashx_t *table = zhashx_new ();
-    zhashx_set_key_hasher (table, s_hash_id);
-    zhashx_set_key_comparator (table, s_compare_id);
-    zhashx_set_key_duplicator (table, NULL);
-    zhashx_set_key_destructor (table, NULL);
-    if (destructor)
-        zhashx_set_destructor (table, destructor);
-    return table;
-}
-
-#define S_KEY(id) ((void *) (uintptr_t) (id))
+#define S_KEY(id) WOB_ID_KEY (id)
 
 static void
 s_outcome_destroy (void **item_p)
@@ -252,8 +224,8 @@ wob_worker_new (const wob_worker_config_t *config, char *err)
     self->owns = calloc (config->n_owns + 1, sizeof (char *));
     for (size_t i = 0; i < config->n_owns; i++)
         self->owns [i] = strdup (config->owns [i]);
-    self->held = s_id_table (NULL);
-    self->pending = s_id_table (s_outcome_destroy);
+    self->held = wob_idmap_new (NULL);
+    self->pending = wob_idmap_new (s_outcome_destroy);
     self->ready = zlistx_new ();
     zlistx_set_destructor (self->ready, s_lease_destroy);
     s_connect (self);
