@@ -248,17 +248,6 @@ intake_chunk (broker_t *self, Wob__SubmitChunk *msg)
     broker_respond (self, WOB__ENVELOPE__BODY_SUBMIT_CHUNK_REPLY, body);
 }
 
-static Wob__Field *
-s_field_new (const char *key, uint64_t value)
-{
-    Wob__Field *field = calloc (1, sizeof (*field));
-    wob__field__init (field);
-    field->key = strdup (key);
-    field->value = malloc (24);
-    snprintf (field->value, 24, "%" PRIu64, value);
-    return field;
-}
-
 void
 intake_commit (broker_t *self, Wob__SubmitCommit *msg)
 {
@@ -291,14 +280,14 @@ intake_commit (broker_t *self, Wob__SubmitCommit *msg)
     sum->deferred = st->by_state [WOB__STATE__STATE_DEFERRED];
     sum->accepted = total - sum->filtered;
     if (sum->filtered) {
-        sum->filtered_by_rule = calloc (1, sizeof (Wob__Field *));
-        sum->filtered_by_rule [sum->n_filtered_by_rule++] = s_field_new ("plan", sum->filtered);
+        sum->filtered_by_rule = calloc (1, sizeof (Wob__Count *));
+        sum->filtered_by_rule [sum->n_filtered_by_rule++] = wob_count_new ("plan", sum->filtered);
     }
-    sum->by_channel = calloc (BROKER_MAX_CHANNELS, sizeof (Wob__Field *));
+    sum->by_channel = calloc (BROKER_MAX_CHANNELS, sizeof (Wob__Count *));
     for (int c = 1; c < BROKER_MAX_CHANNELS; c++)
         if (st->by_channel [c])
             sum->by_channel [sum->n_by_channel++] =
-                s_field_new (store_channel_name (self->store, (uint8_t) c), st->by_channel [c]);
+                wob_count_new (store_channel_name (self->store, (uint8_t) c), st->by_channel [c]);
     broker_respond (self, WOB__ENVELOPE__BODY_SUBMIT_SUMMARY, sum);
 }
 

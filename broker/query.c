@@ -31,16 +31,6 @@ s_orders (broker_t *self, uint64_t *ids, size_t count)
     broker_respond (self, WOB__ENVELOPE__BODY_ORDER_LIST, list);
 }
 
-static Wob__Count *
-s_count (const char *name, uint64_t count)
-{
-    Wob__Count *c = calloc (1, sizeof (*c));
-    wob__count__init (c);
-    c->name = strdup (name);
-    c->count = count;
-    return c;
-}
-
 static void
 s_wave (broker_t *self, const char *wave_id)
 {
@@ -62,15 +52,15 @@ s_wave (broker_t *self, const char *wave_id)
     status->by_channel = calloc (BROKER_MAX_CHANNELS, sizeof (Wob__Count *));
     //  Every state is listed, zero or not, so scripts need no defaults.
     for (int s = 1; s <= WOB__STATE__STATE_CONTROL; s++)
-        status->by_state [status->n_by_state++] = s_count (wob_state_name (s),
+        status->by_state [status->n_by_state++] = wob_count_new (wob_state_name (s),
                                                            wave->stats.by_state [s]);
     for (int o = 1; o <= WOB__OUTCOME__OUTCOME_UNDELIVERED; o++)
-        status->by_outcome [status->n_by_outcome++] = s_count (wob_outcome_name (o),
+        status->by_outcome [status->n_by_outcome++] = wob_count_new (wob_outcome_name (o),
                                                                wave->stats.by_outcome [o]);
     for (int c = 1; c < BROKER_MAX_CHANNELS; c++)
         if (wave->stats.by_channel [c])
             status->by_channel [status->n_by_channel++] =
-                s_count (store_channel_name (self->store, (uint8_t) c), wave->stats.by_channel [c]);
+                wob_count_new (store_channel_name (self->store, (uint8_t) c), wave->stats.by_channel [c]);
     broker_respond (self, WOB__ENVELOPE__BODY_WAVE_STATUS, status);
 }
 

@@ -85,6 +85,8 @@ int wob_msg_send (zsock_t *sock, Wob__Envelope *env);
 Wob__Envelope *wob_msg_decode (const uint8_t *data, size_t size, size_t max,
                                int *code, char *err);
 void wob_msg_free (Wob__Envelope **env_p);
+//  A heap Count (name copied), freed with its parent message.
+Wob__Count *wob_count_new (const char *name, uint64_t count);
 //  Builds an error envelope (strings copied) for replying.
 Wob__Envelope *wob_msg_new_error (uint64_t request_id, int code,
                                   const char *fmt, ...)

@@ -95,3 +95,15 @@ wob_msg_new_error (uint64_t request_id, int code, const char *fmt, ...)
     env->error = error;
     return env;         //  freeable with wob_msg_free: all heap
 }
+
+Wob__Count *
+wob_count_new (const char *name, uint64_t count)
+{
+    Wob__Count *c = calloc (1, sizeof (Wob__Count));
+    if (!c)
+        return NULL;
+    wob__count__init (c);
+    c->name = strdup (name);
+    c->count = count;
+    return c;
+}

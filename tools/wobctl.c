@@ -68,13 +68,13 @@ s_bad_row (void *arg, const char *message)
 }
 
 static void
-s_fields_json (const char *name, Wob__Field **fields, size_t count)
+s_counts_json (const char *name, Wob__Count **counts, size_t n)
 {
     printf (", \"%s\": {", name);
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = 0; i < n; i++) {
         printf ("%s", i? ", ": "");
-        wob_json_string (stdout, fields [i]->key);
-        printf (": %s", fields [i]->value);
+        wob_json_string (stdout, counts [i]->name);
+        printf (": %" PRIu64, counts [i]->count);
     }
     printf ("}");
 }
@@ -119,8 +119,8 @@ s_submit (ctl_t *ctl, int argc, char **argv)
                 ", \"deferred\": %" PRIu64 ", \"merged\": %" PRIu64 ", \"filtered\": %" PRIu64,
                 sum->received, sum->accepted, sum->queued, sum->deferred, sum->merged,
                 sum->filtered);
-        s_fields_json ("filtered_by_rule", sum->filtered_by_rule, sum->n_filtered_by_rule);
-        s_fields_json ("by_channel", sum->by_channel, sum->n_by_channel);
+        s_counts_json ("filtered_by_rule", sum->filtered_by_rule, sum->n_filtered_by_rule);
+        s_counts_json ("by_channel", sum->by_channel, sum->n_by_channel);
         printf ("}\n");
     }
     else {
@@ -132,29 +132,17 @@ s_submit (ctl_t *ctl, int argc, char **argv)
         printf ("  %-12s %10" PRIu64 "\n", "merged", sum->merged);
         printf ("  %-12s %10" PRIu64 "\n", "filtered", sum->filtered);
         for (size_t i = 0; i < sum->n_filtered_by_rule; i++)
-            printf ("    by %-9s %10s\n", sum->filtered_by_rule [i]->key,
-                    sum->filtered_by_rule [i]->value);
+            printf ("    by %-9s %10" PRIu64 "\n", sum->filtered_by_rule [i]->name,
+                    sum->filtered_by_rule [i]->count);
         printf ("  by channel:\n");
         for (size_t i = 0; i < sum->n_by_channel; i++)
-            printf ("    %-10s %10s\n", sum->by_channel [i]->key, sum->by_channel [i]->value);
+            printf ("    %-10s %10" PRIu64 "\n", sum->by_channel [i]->name, sum->by_channel [i]->count);
     }
     wob_msg_free (&reply);
     return 0;
 }
 
 //  --- status ---------------------------------------------------------------
-
-static void
-s_counts_json (const char *name, Wob__Count **counts, size_t n)
-{
-    printf (", \"%s\": {", name);
-    for (size_t i = 0; i < n; i++) {
-        printf ("%s", i? ", ": "");
-        wob_json_string (stdout, counts [i]->name);
-        printf (": %" PRIu64, counts [i]->count);
-    }
-    printf ("}");
-}
 
 static void
 s_counts_table (const char *title, Wob__Count **counts, size_t n, bool skip_zero)
