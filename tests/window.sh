@@ -1,0 +1,60 @@
+# Time: a wave whose window has not opened is deferred and starts by
+# itself; a wave whose window closes expires what is left; a call-back
+# outcome brings the order back at the time asked.
+source "$(dirname "$0")/lib.sh"
+
+start_broker "$WORK/data" "*" --heartbeat-ms 200
+"$BIN/wobctl" gen --count 200 --seed 8 --out "$WORK/t.csv"
+now=$(date +%s)
+
+# Opens in 2 seconds.
+cat > "$WORK/later.yaml" <<EOW
+campaign: C-time
+wave: W-later
+targets: t.csv
+window: { start: "$((now + 2))" , end: "$((now + 3600))" }
+plan:
+  - channel: sms
+EOW
+summary=$(ctl --json submit "$WORK/later.yaml")
+check "orders of a future window are deferred" [ "$(jq .deferred <<<"$summary")" = 200 ]
+start_worker --channel sms --name sms-1 --capacity 50 --heartbeat-ms 200 --outcomes delivered=1
+check "nothing is dispatched before the window opens" [ "$(state_count W-later deferred)" = 200 ]
+check "the wave runs by itself once the window opens" wait_for 30 wave_finished W-later
+check "all 200 done" [ "$(state_count W-later done)" = 200 ]
+first=$(ctl --json status --msisdn "$(sed -n 2p "$WORK/t.csv" | cut -d, -f1)")
+check "history says it waited for the window" \
+    jq -e '.[0].history | map(.reason) | any(test("time window open"))' <<<"$first" >/dev/null
+
+# Closes in 2 seconds, with no worker for its channel.
+now=$(date +%s)
+cat > "$WORK/short.yaml" <<EOW
+campaign: C-time
+wave: W-short
+targets: t.csv
+window: { end: "$((now + 2))" }
+plan:
+  - channel: visit
+EOW
+ctl submit "$WORK/short.yaml" >/dev/null
+check "open orders expire when the window closes" wait_for 30 bash -c \
+    "[ \$('$BIN/wobctl' --endpoint $ENDPOINT --json status --wave W-short | jq .by_state.expired) = 200 ]"
+check "the wave is ended" [ "$(wave_json W-short | jq -r .state)" = ended ]
+
+# Call back: the first agent asks for a call back on each order it takes.
+cat > "$WORK/cb.yaml" <<EOW
+campaign: C-time
+wave: W-callback
+targets: t.csv
+plan:
+  - channel: call
+EOW
+ctl submit "$WORK/cb.yaml" >/dev/null
+start_worker --channel call --name agent-1 --capacity 1 --heartbeat-ms 200 \
+    --outcomes callback=1 --exit-after 3
+wait_for 30 bash -c "[ \$('$BIN/wobctl' --endpoint $ENDPOINT --json status --wave W-callback | jq .by_outcome.callback) = 3 ]"
+check "call-back orders wait (deferred)" [ "$(state_count W-callback deferred)" -ge 1 ]
+start_worker --channel call --name agent-2 --capacity 5 --heartbeat-ms 200 --outcomes accepted=1
+check "they come back at the time asked and finish" wait_for 30 wave_finished W-callback
+check "all 200 done" [ "$(state_count W-callback done)" = 200 ]
+finish
