@@ -7,14 +7,7 @@
     orders back, and a restarted broker keeps leases and outcomes.       */
 
 #include "broker.h"
-
-static int s_passed, s_failed;
-
-#define CHECK(cond, ...) do { \
-    if (cond) s_passed++; \
-    else { s_failed++; fprintf (stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-           fprintf (stderr, __VA_ARGS__); fprintf (stderr, "\n"); } \
-} while (0)
+#include "testutil.h"
 
 typedef struct {
     zsock_t *dealer;
@@ -326,7 +319,7 @@ static void
 test_bad_frames (peer_t *peer)
 {
     printf ("bad frames\n");
-    CHECK (s_raw (peer, "\xff\xff\xff garbage", 12) == WOB__ERROR_CODE__ERR_DECODE, "garbage");
+    CHECK_MSG (s_raw (peer, "\xff\xff\xff garbage", 12) == WOB__ERROR_CODE__ERR_DECODE, "garbage");
     //  A valid envelope cut short
     Wob__StatusQuery query = WOB__STATUS_QUERY__INIT;
     query.wave = "some-long-wave-name-to-make-it-longer";
@@ -336,14 +329,14 @@ test_bad_frames (peer_t *peer)
     env.version = WOB_PROTOCOL_VERSION;
     uint8_t buf [256];
     size_t size = wob__envelope__pack (&env, buf);
-    CHECK (s_raw (peer, buf, size - 10) == WOB__ERROR_CODE__ERR_DECODE, "truncated");
+    CHECK_MSG (s_raw (peer, buf, size - 10) == WOB__ERROR_CODE__ERR_DECODE, "truncated");
     env.version = 2;
     size = wob__envelope__pack (&env, buf);
-    CHECK (s_raw (peer, buf, size) == WOB__ERROR_CODE__ERR_VERSION, "version 2");
+    CHECK_MSG (s_raw (peer, buf, size) == WOB__ERROR_CODE__ERR_VERSION, "version 2");
     Wob__Envelope empty = WOB__ENVELOPE__INIT;
     empty.version = WOB_PROTOCOL_VERSION;
     size = wob__envelope__pack (&empty, buf);
-    CHECK (s_raw (peer, buf, size) == WOB__ERROR_CODE__ERR_UNKNOWN, "no body");
+    CHECK_MSG (s_raw (peer, buf, size) == WOB__ERROR_CODE__ERR_UNKNOWN, "no body");
     //  A reply type sent as a request
     Wob__Welcome welcome = WOB__WELCOME__INIT;
     Wob__Envelope odd = WOB__ENVELOPE__INIT;
@@ -351,24 +344,24 @@ test_bad_frames (peer_t *peer)
     odd.body_case = WOB__ENVELOPE__BODY_WELCOME;
     odd.welcome = &welcome;
     size = wob__envelope__pack (&odd, buf);
-    CHECK (s_raw (peer, buf, size) == WOB__ERROR_CODE__ERR_UNKNOWN, "unknown command");
+    CHECK_MSG (s_raw (peer, buf, size) == WOB__ERROR_CODE__ERR_UNKNOWN, "unknown command");
     //  Over the 64 KiB limit of this test broker
     size_t big = 100 * 1024;
     uint8_t *large = calloc (1, big);
-    CHECK (s_raw (peer, large, big) == WOB__ERROR_CODE__ERR_TOO_BIG, "oversize");
+    CHECK_MSG (s_raw (peer, large, big) == WOB__ERROR_CODE__ERR_TOO_BIG, "oversize");
     free (large);
     //  Two frames
     zstr_sendm (peer->dealer, "a");
     zstr_send (peer->dealer, "b");
     Wob__Envelope *reply = s_recv (peer);
-    CHECK (s_error_code (reply) == WOB__ERROR_CODE__ERR_DECODE, "two frames");
+    CHECK_MSG (s_error_code (reply) == WOB__ERROR_CODE__ERR_DECODE, "two frames");
     wob_msg_free (&reply);
     //  Worker commands without hello
-    CHECK (s_report_code (peer, 1, 1, WOB__OUTCOME__OUTCOME_DELIVERED, NULL)
-           == 1000 + WOB__ERROR_CODE__ERR_SESSION, "outcome before hello");
+    CHECK_MSG (s_report_code (peer, 1, 1, WOB__OUTCOME__OUTCOME_DELIVERED, NULL)
+               == 1000 + WOB__ERROR_CODE__ERR_SESSION, "outcome before hello");
     //  The broker carries on and nothing changed
     Wob__Order *order = s_order (peer, 1);
-    CHECK (order == NULL, "no order was created by bad frames");
+    CHECK_MSG (order == NULL, "no order was created by bad frames");
     if (order)
         wob__order__free_unpacked (order, NULL);
 }
@@ -378,10 +371,11 @@ main (void)
 {
     zsys_init ();
     zsys_set_logstream (NULL);
-    char dir [] = "/tmp/wob-test-broker-XXXXXX";
-    assert (mkdtemp (dir));
+    testutil_init ("test_broker");
+    if (!testutil_mkdtemp ())
+        return 1;
     broker_config_t config = {
-        .endpoint = "tcp://127.0.0.1:*", .data_dir = dir, .heartbeat_ms = 100,
+        .endpoint = "tcp://127.0.0.1:*", .data_dir = testutil.dir, .heartbeat_ms = 100,
         .worker_timeout_ms = 2000, .restart_grace_ms = 2000, .max_message = 64 * 1024, .max_chunk_targets = 1000,
         .dispatch_batch = 100, .lease_ms = 2500, .max_attempts = 2, .backoff_ms = 50
     };
@@ -391,54 +385,54 @@ main (void)
 
     printf ("submit\n");
     Wob__Envelope *reply = s_submit (client, "W-bad", 3, "12ab");
-    CHECK (s_error_code (reply) == WOB__ERROR_CODE__ERR_INVALID
-           && strstr (reply->error->message, "row 3"), "bad msisdn names the row");
+    CHECK_MSG (s_error_code (reply) == WOB__ERROR_CODE__ERR_INVALID
+               && strstr (reply->error->message, "row 3"), "bad msisdn names the row");
     wob_msg_free (&reply);
     reply = s_submit (client, "W1", 6, NULL);
-    CHECK (reply && reply->body_case == WOB__ENVELOPE__BODY_SUBMIT_SUMMARY
-           && reply->submit_summary->accepted == 6, "wave of 6 accepted");
+    CHECK_MSG (reply && reply->body_case == WOB__ENVELOPE__BODY_SUBMIT_SUMMARY
+               && reply->submit_summary->accepted == 6, "wave of 6 accepted");
     wob_msg_free (&reply);
     reply = s_submit (client, "W1", 6, NULL);
-    CHECK (s_error_code (reply) == WOB__ERROR_CODE__ERR_EXISTS, "same wave twice refused");
+    CHECK_MSG (s_error_code (reply) == WOB__ERROR_CODE__ERR_EXISTS, "same wave twice refused");
     wob_msg_free (&reply);
 
     printf ("leases and outcomes\n");
     peer_t *w1 = s_peer (), *w2 = s_peer ();
     reply = s_hello (w1, "sms-a", 2, NULL, 0);
-    CHECK (reply && reply->body_case == WOB__ENVELOPE__BODY_WELCOME, "welcome");
+    CHECK_MSG (reply && reply->body_case == WOB__ENVELOPE__BODY_WELCOME, "welcome");
     wob_msg_free (&reply);
-    CHECK (s_await_leases (w1, 2, 3000), "worker gets leases up to its capacity");
+    CHECK_MSG (s_await_leases (w1, 2, 3000), "worker gets leases up to its capacity");
     zclock_sleep (200);
     s_await_leases (w1, 3, 200);
-    CHECK (zlistx_size (w1->leases) == 2, "never more than capacity (%zu)", zlistx_size (w1->leases));
+    CHECK_MSG (zlistx_size (w1->leases) == 2, "never more than capacity (%zu)", zlistx_size (w1->leases));
     Wob__LeaseItem *a = s_take (w1), *b = s_take (w1);
     bool dup = false;
-    CHECK (s_report_code (w1, a->order->id, a->order->attempts, WOB__OUTCOME__OUTCOME_DELIVERED, &dup) == 0
-           && !dup, "outcome recorded");
-    CHECK (s_report_code (w1, a->order->id, a->order->attempts, WOB__OUTCOME__OUTCOME_DELIVERED, &dup) == 0
-           && dup, "same report twice is a no-op");
-    CHECK (s_report_code (w1, a->order->id, a->order->attempts, WOB__OUTCOME__OUTCOME_DECLINED, NULL)
-           == WOB__ERROR_CODE__ERR_CONFLICT, "conflicting report refused");
-    CHECK (s_report_code (w1, 999999, 1, WOB__OUTCOME__OUTCOME_DELIVERED, NULL)
-           == WOB__ERROR_CODE__ERR_NOT_FOUND, "unknown order refused");
+    CHECK_MSG (s_report_code (w1, a->order->id, a->order->attempts, WOB__OUTCOME__OUTCOME_DELIVERED, &dup) == 0
+               && !dup, "outcome recorded");
+    CHECK_MSG (s_report_code (w1, a->order->id, a->order->attempts, WOB__OUTCOME__OUTCOME_DELIVERED, &dup) == 0
+               && dup, "same report twice is a no-op");
+    CHECK_MSG (s_report_code (w1, a->order->id, a->order->attempts, WOB__OUTCOME__OUTCOME_DECLINED, NULL)
+               == WOB__ERROR_CODE__ERR_CONFLICT, "conflicting report refused");
+    CHECK_MSG (s_report_code (w1, 999999, 1, WOB__OUTCOME__OUTCOME_DELIVERED, NULL)
+               == WOB__ERROR_CODE__ERR_NOT_FOUND, "unknown order refused");
     reply = s_hello (w2, "sms-b", 1, NULL, 0);
     wob_msg_free (&reply);
-    CHECK (s_report_code (w2, b->order->id, b->order->attempts, WOB__OUTCOME__OUTCOME_DELIVERED, NULL)
-           == WOB__ERROR_CODE__ERR_NOT_HOLDER, "report by a non-holder refused");
+    CHECK_MSG (s_report_code (w2, b->order->id, b->order->attempts, WOB__OUTCOME__OUTCOME_DELIVERED, NULL)
+               == WOB__ERROR_CODE__ERR_NOT_HOLDER, "report by a non-holder refused");
     Wob__Order *order = s_order (client, a->order->id);
-    CHECK (order && order->state == WOB__STATE__STATE_DONE && order->outcome == WOB__OUTCOME__OUTCOME_DELIVERED,
-           "order done with its outcome");
+    CHECK_MSG (order && order->state == WOB__STATE__STATE_DONE && order->outcome == WOB__OUTCOME__OUTCOME_DELIVERED,
+               "order done with its outcome");
     size_t done_entries = 0;
     for (size_t i = 0; order && i < order->n_history; i++)
         done_entries += order->history [i]->to == WOB__STATE__STATE_DONE;
-    CHECK (done_entries == 1, "done exactly once in history");
+    CHECK_MSG (done_entries == 1, "done exactly once in history");
     wob__order__free_unpacked (order, NULL);
 
     printf ("retry with back-off up to the attempt limit\n");
     uint64_t id = b->order->id;
-    CHECK (s_report_code (w1, id, 1, WOB__OUTCOME__OUTCOME_FAILED, NULL) == 0, "failure recorded");
+    CHECK_MSG (s_report_code (w1, id, 1, WOB__OUTCOME__OUTCOME_FAILED, NULL) == 0, "failure recorded");
     order = s_order (client, id);
-    CHECK (order && order->state == WOB__STATE__STATE_RETRY, "retry state");
+    CHECK_MSG (order && order->state == WOB__STATE__STATE_RETRY, "retry state");
     wob__order__free_unpacked (order, NULL);
     //  It comes back (to either worker) with attempt 2.
     Wob__LeaseItem *again = NULL;
@@ -457,12 +451,12 @@ main (void)
                 }
         }
     }
-    CHECK (again && again->order->attempts == 2, "retried as attempt 2");
+    CHECK_MSG (again && again->order->attempts == 2, "retried as attempt 2");
     if (again) {
-        CHECK (s_report_code (holder, id, 2, WOB__OUTCOME__OUTCOME_FAILED, NULL) == 0, "second failure");
+        CHECK_MSG (s_report_code (holder, id, 2, WOB__OUTCOME__OUTCOME_FAILED, NULL) == 0, "second failure");
         order = s_order (client, id);
-        CHECK (order && order->state == WOB__STATE__STATE_FAILED && order->attempts == 2
-               && s_history_has (order, "attempt limit 2"), "failed after the attempt limit");
+        CHECK_MSG (order && order->state == WOB__STATE__STATE_FAILED && order->attempts == 2
+                   && s_history_has (order, "attempt limit 2"), "failed after the attempt limit");
         wob__order__free_unpacked (order, NULL);
         wob__lease_item__free_unpacked (again, NULL);
     }
@@ -476,7 +470,7 @@ main (void)
     wob_msg_send (w2->dealer, &bye_req);
     //  w1 has credit again; take one, extend it, let another expire.
     Wob__LeaseItem *c = s_take_current (w1, client, "sms-a");
-    CHECK (c != NULL, "lease for extension");
+    CHECK_MSG (c != NULL, "lease for extension");
     if (c) {
         Wob__ExtendLease extend = WOB__EXTEND_LEASE__INIT;
         uint64_t ids [] = { c->order->id };
@@ -487,12 +481,12 @@ main (void)
         req.body_case = WOB__ENVELOPE__BODY_EXTEND_LEASE;
         req.extend_lease = &extend;
         reply = s_call (w1, &req);
-        CHECK (reply && reply->body_case == WOB__ENVELOPE__BODY_EXTEND_ACK
-               && reply->extend_ack->results [0]->code == 0, "lease extended");
+        CHECK_MSG (reply && reply->body_case == WOB__ENVELOPE__BODY_EXTEND_ACK
+                   && reply->extend_ack->results [0]->code == 0, "lease extended");
         wob_msg_free (&reply);
     }
     Wob__LeaseItem *d = s_take_current (w1, client, "sms-a");
-    CHECK (d != NULL, "lease to let expire");
+    CHECK_MSG (d != NULL, "lease to let expire");
     if (d) {
         //  Keep heartbeating but never report: the lease must come back.
         Wob__LeaseItem *back = NULL;
@@ -512,11 +506,11 @@ main (void)
             }
 
         }
-        CHECK (back && back->order->attempts == d->order->attempts + 1, "expired lease re-leased");
-        CHECK (s_report_code (w1, d->order->id, d->order->attempts, WOB__OUTCOME__OUTCOME_DELIVERED, NULL)
-               == WOB__ERROR_CODE__ERR_NOT_HOLDER, "report for the expired attempt refused");
+        CHECK_MSG (back && back->order->attempts == d->order->attempts + 1, "expired lease re-leased");
+        CHECK_MSG (s_report_code (w1, d->order->id, d->order->attempts, WOB__OUTCOME__OUTCOME_DELIVERED, NULL)
+                   == WOB__ERROR_CODE__ERR_NOT_HOLDER, "report for the expired attempt refused");
         order = s_order (client, d->order->id);
-        CHECK (order && s_history_has (order, "lease expired"), "expiry in history");
+        CHECK_MSG (order && s_history_has (order, "lease expired"), "expiry in history");
         wob__order__free_unpacked (order, NULL);
         if (back)
             wob__lease_item__free_unpacked (back, NULL);
@@ -525,10 +519,10 @@ main (void)
     //  c's extended lease survived the 2.5 s lease time.
     if (c) {
         order = s_order (client, c->order->id);
-        CHECK (order && order->state == WOB__STATE__STATE_DISPATCHED
-               && order->attempts == c->order->attempts && s_history_has (order, "lease extended"),
-               "extended lease still held");
-        for (size_t i = 0; order && s_failed && i < order->n_history; i++)
+        CHECK_MSG (order && order->state == WOB__STATE__STATE_DISPATCHED
+                   && order->attempts == c->order->attempts && s_history_has (order, "lease extended"),
+                   "extended lease still held");
+        for (size_t i = 0; order && testutil.failed && i < order->n_history; i++)
             printf ("    %s -> %s by %s: %s\n", wob_state_name (order->history [i]->from),
                     wob_state_name (order->history [i]->to), order->history [i]->actor,
                     order->history [i]->reason);
@@ -543,23 +537,23 @@ main (void)
     client = s_peer ();
     w1 = s_peer ();
     order = s_order (client, a->order->id);
-    CHECK (order && order->state == WOB__STATE__STATE_DONE, "outcome survived restart");
+    CHECK_MSG (order && order->state == WOB__STATE__STATE_DONE, "outcome survived restart");
     wob__order__free_unpacked (order, NULL);
     if (c) {
         uint64_t holding [] = { c->order->id };
         reply = s_hello (w1, "sms-a", 2, holding, 1);
-        CHECK (reply && reply->body_case == WOB__ENVELOPE__BODY_WELCOME
-               && reply->welcome->n_revoked == 0, "lease kept across restart");
+        CHECK_MSG (reply && reply->body_case == WOB__ENVELOPE__BODY_WELCOME
+                   && reply->welcome->n_revoked == 0, "lease kept across restart");
         wob_msg_free (&reply);
-        CHECK (s_report_code (w1, c->order->id, c->order->attempts, WOB__OUTCOME__OUTCOME_ACCEPTED, NULL) == 0,
-               "report after restart accepted");
+        CHECK_MSG (s_report_code (w1, c->order->id, c->order->attempts, WOB__OUTCOME__OUTCOME_ACCEPTED, NULL) == 0,
+                   "report after restart accepted");
         wob__lease_item__free_unpacked (c, NULL);
     }
 
     printf ("lost worker\n");
     //  w2 (old session on the old broker) is gone; w1 takes leases and goes silent.
     Wob__LeaseItem *e = s_take_current (w1, client, "sms-a");
-    CHECK (e != NULL, "lease before going silent");
+    CHECK_MSG (e != NULL, "lease before going silent");
     if (e) {
         deadline = zclock_mono () + 5000;
         bool requeued = false;
@@ -569,7 +563,7 @@ main (void)
             requeued = order && s_history_has (order, "worker lost");
             wob__order__free_unpacked (order, NULL);
         }
-        CHECK (requeued, "silent worker's lease returned");
+        CHECK_MSG (requeued, "silent worker's lease returned");
         wob__lease_item__free_unpacked (e, NULL);
     }
     wob__lease_item__free_unpacked (a, NULL);
@@ -578,13 +572,5 @@ main (void)
     s_peer_destroy (&w2);
     s_peer_destroy (&client);
     zactor_destroy (&broker);
-    zsys_dir_delete ("%s/data.mdb", dir);
-    char path [128];
-    snprintf (path, sizeof (path), "%s/data.mdb", dir);
-    remove (path);
-    snprintf (path, sizeof (path), "%s/lock.mdb", dir);
-    remove (path);
-    rmdir (dir);
-    printf ("test_broker: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed? 1: 0;
+    return testutil_finish ();
 }

@@ -9,47 +9,8 @@
     error code and a message, never a crash or a half-made envelope.      */
 
 #include "wob.h"
+#include "testutil.h"
 #include <ctype.h>
-
-static int s_passed = 0;
-static int s_failed = 0;
-static const char *s_check = "";        //  name of the running check
-static int s_check_failed = 0;          //  failures in the running check
-
-#define CHECK(cond) do { \
-    if (cond) \
-        s_passed++; \
-    else { \
-        s_failed++; \
-        s_check_failed++; \
-        fprintf (stderr, "%s:%d: [%s] FAIL: %s\n", __FILE__, __LINE__, s_check, #cond); \
-    } \
-} while (0)
-
-//  Checks that err contains text, printing err when it does not
-#define CHECK_ERR(err, text) do { \
-    if (strstr ((err), (text))) \
-        s_passed++; \
-    else { \
-        s_failed++; \
-        s_check_failed++; \
-        fprintf (stderr, "%s:%d: [%s] FAIL: error '%s' lacks '%s'\n", \
-                 __FILE__, __LINE__, s_check, (err), (text)); \
-    } \
-} while (0)
-
-static void
-s_start (const char *name)
-{
-    s_check = name;
-    s_check_failed = 0;
-}
-
-static void
-s_end (void)
-{
-    printf ("test_codec: %-44s %s\n", s_check, s_check_failed? "FAILED": "ok");
-}
 
 //  xorshift64*: the same "random" bytes on every run
 static uint64_t s_rng = 0x2545F4914F6CDD1DULL;
@@ -78,7 +39,7 @@ s_pack_raw (Wob__Envelope *env, size_t *size_p)
 static void
 test_round_trip (void)
 {
-    s_start ("status_query round trip");
+    testutil_start ("status_query round trip");
     char err [WOB_ERRLEN] = "";
     Wob__StatusQuery query = WOB__STATUS_QUERY__INIT;
     query.order_id = 1234567890123ULL;
@@ -118,7 +79,7 @@ test_round_trip (void)
     wob_msg_free (&back);
     zframe_destroy (&frame);
 done:
-    s_end ();
+    testutil_end ();
 }
 
 //  A submit_chunk of n targets, packed by wob_msg_pack
@@ -157,7 +118,7 @@ s_big_frame (int n)
 static void
 test_truncated (void)
 {
-    s_start ("truncated frame -> ERR_DECODE");
+    testutil_start ("truncated frame -> ERR_DECODE");
     char err [WOB_ERRLEN] = "";
     zframe_t *frame = s_big_frame (500);
     CHECK (frame && zframe_size (frame) > 10000);
@@ -205,7 +166,7 @@ test_truncated (void)
     CHECK (cut_failures == 0);
     zframe_destroy (&frame);
 done:
-    s_end ();
+    testutil_end ();
 }
 
 //  Decodes one buffer; returns false when the decoder broke its promises
@@ -235,7 +196,7 @@ s_decode_is_sane (const uint8_t *data, size_t size, int *decoded)
 static void
 test_garbage (void)
 {
-    s_start ("random and mutated bytes never crash");
+    testutil_start ("random and mutated bytes never crash");
     int insane = 0, decoded = 0;
     for (int i = 0; i < 1000; i++) {
         size_t size = 1 + s_random () % 512;
@@ -280,13 +241,13 @@ test_garbage (void)
     zframe_destroy (&frame);
     printf ("test_codec:   (%d of 2000 garbage buffers decoded to a valid envelope)\n",
             decoded);
-    s_end ();
+    testutil_end ();
 }
 
 static void
 test_version (void)
 {
-    s_start ("other protocol version -> ERR_VERSION");
+    testutil_start ("other protocol version -> ERR_VERSION");
     char err [WOB_ERRLEN] = "";
     Wob__StatusQuery query = WOB__STATUS_QUERY__INIT;
     query.order_id = 5;
@@ -323,13 +284,13 @@ test_version (void)
     CHECK (code == WOB__ERROR_CODE__ERR_VERSION);
     CHECK_ERR (err, "4294967295");
     free (data);
-    s_end ();
+    testutil_end ();
 }
 
 static void
 test_too_big (void)
 {
-    s_start ("oversize frame -> ERR_TOO_BIG");
+    testutil_start ("oversize frame -> ERR_TOO_BIG");
     char err [WOB_ERRLEN] = "";
     zframe_t *frame = s_big_frame (50);
     size_t size = zframe_size (frame);
@@ -348,13 +309,13 @@ test_too_big (void)
     back = wob_msg_decode (junk, sizeof (junk), 16, &code, err);
     CHECK (back == NULL && code == WOB__ERROR_CODE__ERR_TOO_BIG);
     zframe_destroy (&frame);
-    s_end ();
+    testutil_end ();
 }
 
 static void
 test_no_body (void)
 {
-    s_start ("envelope without body -> ERR_UNKNOWN");
+    testutil_start ("envelope without body -> ERR_UNKNOWN");
     char err [WOB_ERRLEN] = "";
     Wob__Envelope env = WOB__ENVELOPE__INIT;
     env.request_id = 77;
@@ -381,13 +342,13 @@ test_no_body (void)
     back = wob_msg_decode (future, 0, WOB_MAX_MESSAGE, &code, err);
     CHECK (back == NULL);
     CHECK (code != WOB__ERROR_CODE__ERR_NONE);
-    s_end ();
+    testutil_end ();
 }
 
 static void
 test_new_error (void)
 {
-    s_start ("wob_msg_new_error builds and frees");
+    testutil_start ("wob_msg_new_error builds and frees");
     Wob__Envelope *env = wob_msg_new_error (42, WOB__ERROR_CODE__ERR_NOT_FOUND,
                                             "order %d does not exist (%s)", 7, "wave w1");
     CHECK (env);
@@ -421,7 +382,7 @@ test_new_error (void)
     CHECK (env && strlen (env->error->message) == WOB_ERRLEN - 1);
     wob_msg_free (&env);
 done:
-    s_end ();
+    testutil_end ();
 }
 
 //  --- Helpers from common.c ------------------------------------------------
@@ -432,7 +393,7 @@ done:
 static void
 test_utf8 (void)
 {
-    s_start ("wob_utf8_valid");
+    testutil_start ("wob_utf8_valid");
     UTF8_OK ("");
     UTF8_OK ("plain ASCII, 13800138000");
     UTF8_OK ("中国移动 5G 升级套餐，欢迎办理！");
@@ -482,13 +443,13 @@ test_utf8 (void)
     CHECK (!wob_utf8_valid ("中文", 5));
     CHECK (wob_utf8_valid ("中文", 6));
     CHECK (wob_utf8_valid ("\xFF", 0));
-    s_end ();
+    testutil_end ();
 }
 
 static void
 test_parse_time (void)
 {
-    s_start ("wob_parse_time");
+    testutil_start ("wob_parse_time");
     //  2026-11-24T01:00:00Z is 1795482000 s after the epoch
     //  (1763946000 is the same wall time in 2025).
     const int64_t want = 1795482000000LL;
@@ -542,13 +503,13 @@ test_parse_time (void)
     CHECK (wob_parse_time ("2026-11-24Tnoon", &ms) == -1);
     CHECK (wob_parse_time ("2026-11-24T09:00:00Q", &ms) == -1);
     CHECK (wob_parse_time ("2026-11-24 tomorrow", &ms) == -1);
-    s_end ();
+    testutil_end ();
 }
 
 static void
 test_state_names (void)
 {
-    s_start ("state and outcome names round trip");
+    testutil_start ("state and outcome names round trip");
     const ProtobufCEnumDescriptor *states = &wob__state__descriptor;
     CHECK (states->n_values == 15);
     for (unsigned i = 0; i < states->n_values; i++) {
@@ -577,12 +538,13 @@ test_state_names (void)
         CHECK (wob_outcome_from_name (wob_outcome_name (value)) == value);
     }
     CHECK (streq (wob_outcome_name (99), "unknown"));
-    s_end ();
+    testutil_end ();
 }
 
 int
 main (void)
 {
+    testutil_init ("test_codec");
     test_round_trip ();
     test_truncated ();
     test_garbage ();
@@ -594,6 +556,5 @@ main (void)
     test_parse_time ();
     test_state_names ();
 
-    printf ("test_codec: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed? 1: 0;
+    return testutil_finish ();
 }

@@ -7,67 +7,16 @@
     order; and every way a data directory can be unusable (a regular file,
     a garbage data.mdb, someone else's LMDB, a full map) gives NULL or an
     error whose message names the problem, with the store still usable
-    after a full map.  The temporary directory is removed at the end.
+    after a full map.  The temporary directory is removed at the end
+    unless a check failed.
 
     The foreign-LMDB check builds its environment with raw LMDB calls, so
     this test includes lmdb.h; nothing else outside store.c does.         */
 
 #include "store.h"
+#include "testutil.h"
 #include <lmdb.h>
-#include <ftw.h>
 #include <fcntl.h>
-#include <unistd.h>
-
-static int s_passed = 0;
-static int s_failed = 0;
-static const char *s_check = "";        //  name of the running check
-static int s_check_failed = 0;          //  failures in the running check
-
-#define CHECK(cond) do { \
-    if (cond) \
-        s_passed++; \
-    else { \
-        s_failed++; \
-        s_check_failed++; \
-        fprintf (stderr, "%s:%d: [%s] FAIL: %s\n", __FILE__, __LINE__, s_check, #cond); \
-    } \
-} while (0)
-
-//  Checks that err contains text, printing err when it does not
-#define CHECK_ERR(err, text) do { \
-    if (strstr ((err), (text))) \
-        s_passed++; \
-    else { \
-        s_failed++; \
-        s_check_failed++; \
-        fprintf (stderr, "%s:%d: [%s] FAIL: error '%s' lacks '%s'\n", \
-                 __FILE__, __LINE__, s_check, (err), (text)); \
-    } \
-} while (0)
-
-static char s_root [256];               //  mkdtemp directory
-
-static void
-s_start (const char *name)
-{
-    s_check = name;
-    s_check_failed = 0;
-}
-
-static void
-s_end (void)
-{
-    printf ("test_store: %-44s %s\n", s_check, s_check_failed? "FAILED": "ok");
-}
-
-//  Path of a subdirectory of the test directory (not created)
-static const char *
-s_path (const char *name)
-{
-    static char path [512];
-    snprintf (path, sizeof (path), "%s/%s", s_root, name);
-    return path;
-}
 
 static store_t *
 s_open (const char *dir, size_t map_size, char *err)
@@ -76,7 +25,7 @@ s_open (const char *dir, size_t map_size, char *err)
     err [0] = 0;
     store_t *store = store_new (&config, err);
     if (!store)
-        fprintf (stderr, "[%s] store_new %s: %s\n", s_check, dir, err);
+        fprintf (stderr, "[%s] store_new %s: %s\n", testutil.check, dir, err);
     return store;
 }
 
@@ -111,9 +60,9 @@ s_order_init (test_order_t *self, uint64_t id, const char *msisdn, Wob__State st
 static void
 test_put_and_reopen (void)
 {
-    s_start ("order put, commit, reopen, read back");
+    testutil_start ("order put, commit, reopen, read back");
     char err [WOB_ERRLEN];
-    const char *dir = s_path ("basic");
+    const char *dir = testutil_path ("basic");
     store_t *store = s_open (dir, 0, err);
     CHECK (store);
     if (!store)
@@ -171,15 +120,15 @@ test_put_and_reopen (void)
     CHECK (store_commit (store, err) == 0);
     store_destroy (&store);
 done:
-    s_end ();
+    testutil_end ();
 }
 
 static void
 test_abort (void)
 {
-    s_start ("abort drops writes and gives ids back");
+    testutil_start ("abort drops writes and gives ids back");
     char err [WOB_ERRLEN];
-    store_t *store = s_open (s_path ("abort"), 0, err);
+    store_t *store = s_open (testutil_path ("abort"), 0, err);
     CHECK (store);
     if (!store)
         goto done;
@@ -226,7 +175,7 @@ test_abort (void)
     store_destroy (&store);
 
     //  ... and the committed counter is what a reopen sees
-    store = s_open (s_path ("abort"), 0, err);
+    store = s_open (testutil_path ("abort"), 0, err);
     CHECK (store);
     if (store) {
         CHECK (store_begin (store, err) == 0);
@@ -235,15 +184,15 @@ test_abort (void)
         store_destroy (&store);
     }
 done:
-    s_end ();
+    testutil_end ();
 }
 
 static void
 test_history (void)
 {
-    s_start ("history load in seq order");
+    testutil_start ("history load in seq order");
     char err [WOB_ERRLEN];
-    store_t *store = s_open (s_path ("history"), 0, err);
+    store_t *store = s_open (testutil_path ("history"), 0, err);
     CHECK (store);
     if (!store)
         goto done;
@@ -305,15 +254,15 @@ test_history (void)
     store_abort (store);
     store_destroy (&store);
 done:
-    s_end ();
+    testutil_end ();
 }
 
 static void
 test_queue (void)
 {
-    s_start ("queue order: priority, then id; runs apart");
+    testutil_start ("queue order: priority, then id; runs apart");
     char err [WOB_ERRLEN];
-    store_t *store = s_open (s_path ("queue"), 0, err);
+    store_t *store = s_open (testutil_path ("queue"), 0, err);
     CHECK (store);
     if (!store)
         goto done;
@@ -365,15 +314,15 @@ test_queue (void)
     CHECK (store_commit (store, err) == 0);
     store_destroy (&store);
 done:
-    s_end ();
+    testutil_end ();
 }
 
 static void
 test_timers (void)
 {
-    s_start ("timers due by now, in due order, up to max");
+    testutil_start ("timers due by now, in due order, up to max");
     char err [WOB_ERRLEN];
-    store_t *store = s_open (s_path ("timers"), 0, err);
+    store_t *store = s_open (testutil_path ("timers"), 0, err);
     CHECK (store);
     if (!store)
         goto done;
@@ -414,15 +363,15 @@ test_timers (void)
     CHECK (store_commit (store, err) == 0);
     store_destroy (&store);
 done:
-    s_end ();
+    testutil_end ();
 }
 
 static void
 test_indexes (void)
 {
-    s_start ("msisdn index and wave order walk");
+    testutil_start ("msisdn index and wave order walk");
     char err [WOB_ERRLEN];
-    store_t *store = s_open (s_path ("indexes"), 0, err);
+    store_t *store = s_open (testutil_path ("indexes"), 0, err);
     CHECK (store);
     if (!store)
         goto done;
@@ -486,7 +435,7 @@ test_indexes (void)
     CHECK (store_commit (store, err) == 0);
     store_destroy (&store);
 done:
-    s_end ();
+    testutil_end ();
 }
 
 typedef struct {
@@ -508,9 +457,9 @@ s_lease_seen (void *arg, uint64_t id)
 static void
 test_leases (void)
 {
-    s_start ("leases put, del, each");
+    testutil_start ("leases put, del, each");
     char err [WOB_ERRLEN];
-    store_t *store = s_open (s_path ("leases"), 0, err);
+    store_t *store = s_open (testutil_path ("leases"), 0, err);
     CHECK (store);
     if (!store)
         goto done;
@@ -543,7 +492,7 @@ test_leases (void)
     CHECK (store_commit (store, err) == 0);
     store_destroy (&store);
 done:
-    s_end ();
+    testutil_end ();
 }
 
 typedef struct {
@@ -565,9 +514,9 @@ s_wave_seen (void *arg, Wob__Wave *wave)
 static void
 test_waves_and_stats (void)
 {
-    s_start ("waves put/get/each, stats put/get");
+    testutil_start ("waves put/get/each, stats put/get");
     char err [WOB_ERRLEN];
-    const char *dir = s_path ("waves");
+    const char *dir = testutil_path ("waves");
     store_t *store = s_open (dir, 0, err);
     CHECK (store);
     if (!store)
@@ -645,15 +594,15 @@ test_waves_and_stats (void)
     store_abort (store);
     store_destroy (&store);
 done:
-    s_end ();
+    testutil_end ();
 }
 
 static void
 test_channels (void)
 {
-    s_start ("channel ids stable across reopen");
+    testutil_start ("channel ids stable across reopen");
     char err [WOB_ERRLEN];
-    const char *dir = s_path ("channels");
+    const char *dir = testutil_path ("channels");
     store_t *store = s_open (dir, 0, err);
     CHECK (store);
     if (!store)
@@ -703,7 +652,7 @@ test_channels (void)
     CHECK (store_commit (store, err) == 0);
     store_destroy (&store);
 done:
-    s_end ();
+    testutil_end ();
 }
 
 //  store.c line 383-385: a channel created in a group that then aborts is
@@ -711,9 +660,9 @@ done:
 static void
 test_channel_after_abort (void)
 {
-    s_start ("channel created in an aborted group persists");
+    testutil_start ("channel created in an aborted group persists");
     char err [WOB_ERRLEN];
-    const char *dir = s_path ("channel-abort");
+    const char *dir = testutil_path ("channel-abort");
     store_t *store = s_open (dir, 0, err);
     CHECK (store);
     if (!store)
@@ -737,7 +686,7 @@ test_channel_after_abort (void)
     int rc = store_channel_id (store, "sms", false, &id, err);
     CHECK (rc == 0);
     if (rc)
-        fprintf (stderr, "  [%s] after reopen: %s\n", s_check, err);
+        fprintf (stderr, "  [%s] after reopen: %s\n", testutil.check, err);
     CHECK (id == sms);
     //  A new channel must not take the id sms already used in queue keys
     uint8_t other = 0;
@@ -746,15 +695,15 @@ test_channel_after_abort (void)
     store_abort (store);
     store_destroy (&store);
 done:
-    s_end ();
+    testutil_end ();
 }
 
 static void
 test_not_a_directory (void)
 {
-    s_start ("data path is a regular file");
+    testutil_start ("data path is a regular file");
     char err [WOB_ERRLEN];
-    const char *path = s_path ("plain-file");
+    const char *path = testutil_path ("plain-file");
     char copy [512];
     snprintf (copy, sizeof (copy), "%s", path);
     FILE *file = fopen (copy, "w");
@@ -770,16 +719,16 @@ test_not_a_directory (void)
     CHECK_ERR (err, copy);
     CHECK_ERR (err, "not a directory");
     store_destroy (&store);
-    s_end ();
+    testutil_end ();
 }
 
 static void
 test_garbage_file (void)
 {
-    s_start ("garbage data.mdb is reported corrupt");
+    testutil_start ("garbage data.mdb is reported corrupt");
     char err [WOB_ERRLEN];
     char dir [512];
-    snprintf (dir, sizeof (dir), "%s", s_path ("garbage"));
+    snprintf (dir, sizeof (dir), "%s", testutil_path ("garbage"));
     CHECK (mkdir (dir, 0755) == 0);
     char path [600];
     snprintf (path, sizeof (path), "%s/data.mdb", dir);
@@ -799,16 +748,16 @@ test_garbage_file (void)
     CHECK_ERR (err, "corrupt");
     CHECK_ERR (err, dir);
     store_destroy (&store);
-    s_end ();
+    testutil_end ();
 }
 
 static void
 test_foreign_lmdb (void)
 {
-    s_start ("foreign LMDB is not a wob store");
+    testutil_start ("foreign LMDB is not a wob store");
     char err [WOB_ERRLEN];
     char dir [512];
-    snprintf (dir, sizeof (dir), "%s", s_path ("foreign"));
+    snprintf (dir, sizeof (dir), "%s", testutil_path ("foreign"));
     CHECK (mkdir (dir, 0755) == 0);
     //  Someone else's database: one key in the main DB
     MDB_env *env = NULL;
@@ -837,7 +786,7 @@ test_foreign_lmdb (void)
         mdb_env_close (env);
     CHECK (rc == 0);
     if (rc)
-        fprintf (stderr, "  [%s] raw LMDB: %s\n", s_check, mdb_strerror (rc));
+        fprintf (stderr, "  [%s] raw LMDB: %s\n", testutil.check, mdb_strerror (rc));
 
     store_config_t config = { dir, 0, true };
     err [0] = 0;
@@ -864,15 +813,15 @@ test_foreign_lmdb (void)
     if (env)
         mdb_env_close (env);
     CHECK (rc == 0 && st.ms_entries == 1);
-    s_end ();
+    testutil_end ();
 }
 
 static void
 test_map_full (void)
 {
-    s_start ("map full: error, abort, store still works");
+    testutil_start ("map full: error, abort, store still works");
     char err [WOB_ERRLEN];
-    const char *dir = s_path ("full");
+    const char *dir = testutil_path ("full");
     char dir_copy [512];
     snprintf (dir_copy, sizeof (dir_copy), "%s", dir);
     store_t *store = s_open (dir_copy, 1 << 20, err);
@@ -926,7 +875,7 @@ test_map_full (void)
     rc = store_commit (store, err);
     CHECK (rc == 0);
     if (rc)
-        fprintf (stderr, "  [%s] commit after full: %s\n", s_check, err);
+        fprintf (stderr, "  [%s] commit after full: %s\n", testutil.check, err);
     store_destroy (&store);
 
     store = s_open (dir_copy, 1 << 20, err);
@@ -941,31 +890,17 @@ test_map_full (void)
         store_destroy (&store);
     }
 done:
-    s_end ();
+    testutil_end ();
 }
 
 //  --- Main -----------------------------------------------------------------
 
-static int
-s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    remove (path);
-    return 0;
-}
-
 int
 main (void)
 {
-    const char *tmp = getenv ("TMPDIR");
-    snprintf (s_root, sizeof (s_root), "%s/wob-test-store-XXXXXX", tmp && *tmp? tmp: "/tmp");
-    if (!mkdtemp (s_root)) {
-        perror ("mkdtemp");
+    testutil_init ("test_store");
+    if (!testutil_mkdtemp ())
         return 1;
-    }
-    printf ("test_store: stores in %s\n", s_root);
     test_put_and_reopen ();
     test_abort ();
     test_history ();
@@ -981,7 +916,5 @@ main (void)
     test_foreign_lmdb ();
     test_map_full ();
 
-    nftw (s_root, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    printf ("test_store: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed? 1: 0;
+    return testutil_finish ();
 }

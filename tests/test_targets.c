@@ -6,61 +6,14 @@
     a generator round trip.  Files live in a mkdtemp directory.             */
 
 #include "wob_targets.h"
-#include <dirent.h>
+#include "testutil.h"
 #include <sys/resource.h>
-#include <unistd.h>
-
-static int s_passed = 0;
-static int s_failed = 0;
-
-#define CHECK(cond) do { \
-    if (cond) \
-        s_passed++; \
-    else { \
-        s_failed++; \
-        fprintf (stderr, "%s:%d: FAIL: %s\n", __FILE__, __LINE__, #cond); \
-    } \
-} while (0)
-
-//  Checks that err contains text, printing err when it does not
-#define CHECK_ERR(err, text) do { \
-    if (strstr ((err), (text))) \
-        s_passed++; \
-    else { \
-        s_failed++; \
-        fprintf (stderr, "%s:%d: FAIL: error '%s' lacks '%s'\n", \
-                 __FILE__, __LINE__, (err), (text)); \
-    } \
-} while (0)
-
-static char s_dir [256];
-
-//  Writes content to a file in the test directory; returns its path
-static const char *
-s_write (const char *name, const char *content, size_t len)
-{
-    static char path [512];
-    snprintf (path, sizeof (path), "%s/%s", s_dir, name);
-    FILE *file = fopen (path, "wb");
-    if (!file) {
-        perror (path);
-        exit (1);
-    }
-    if (len && fwrite (content, 1, len, file) != len) {
-        perror (path);
-        exit (1);
-    }
-    fclose (file);
-    return path;
-}
-
-#define S_WRITE(name, literal) s_write ((name), (literal), sizeof (literal) - 1)
 
 //  Opens a file written from a literal, failing the test when it cannot
 static wob_targets_t *
 s_open (const char *name, const char *content, size_t len, char *err)
 {
-    const char *path = s_write (name, content, len);
+    const char *path = testutil_write (name, content, len);
     wob_targets_t *reader = wob_targets_open (path, err);
     if (!reader)
         fprintf (stderr, "open %s: %s\n", name, err);
@@ -150,43 +103,43 @@ static void
 test_bad_headers (void)
 {
     char err [WOB_ERRLEN] = "";
-    const char *path = S_WRITE ("nooffer.csv", "msisdn,name\n13800138000,x\n");
+    const char *path = TESTUTIL_WRITE ("nooffer.csv", "msisdn,name\n13800138000,x\n");
     CHECK (wob_targets_open (path, err) == NULL);
     CHECK_ERR (err, "nooffer.csv:1:");
     CHECK_ERR (err, "'offer'");
 
-    path = S_WRITE ("nomsisdn.csv", "\n\nname,offer\nx,OFR\n");
+    path = TESTUTIL_WRITE ("nomsisdn.csv", "\n\nname,offer\nx,OFR\n");
     CHECK (wob_targets_open (path, err) == NULL);
     CHECK_ERR (err, "nomsisdn.csv:3:");
     CHECK_ERR (err, "'msisdn'");
 
-    path = S_WRITE ("empty.csv", "");
+    path = TESTUTIL_WRITE ("empty.csv", "");
     CHECK (wob_targets_open (path, err) == NULL);
     CHECK_ERR (err, "empty.csv");
     CHECK_ERR (err, "no header row");
 
-    path = S_WRITE ("blank.csv", "\r\n\n\n");
+    path = TESTUTIL_WRITE ("blank.csv", "\r\n\n\n");
     CHECK (wob_targets_open (path, err) == NULL);
     CHECK_ERR (err, "no header row");
 
-    path = S_WRITE ("bomonly.csv", "\xEF\xBB\xBF");
+    path = TESTUTIL_WRITE ("bomonly.csv", "\xEF\xBB\xBF");
     CHECK (wob_targets_open (path, err) == NULL);
     CHECK_ERR (err, "no header row");
 
-    path = S_WRITE ("dup.csv", "msisdn,offer,name,MSISDN\n");
+    path = TESTUTIL_WRITE ("dup.csv", "msisdn,offer,name,MSISDN\n");
     CHECK (wob_targets_open (path, err) == NULL);
     CHECK_ERR (err, "dup.csv:1:");
     CHECK_ERR (err, "duplicate column 'MSISDN'");
 
-    path = S_WRITE ("emptyname.csv", "msisdn,offer,,name\n");
+    path = TESTUTIL_WRITE ("emptyname.csv", "msisdn,offer,,name\n");
     CHECK (wob_targets_open (path, err) == NULL);
     CHECK_ERR (err, "column 3 has an empty name");
 
-    path = S_WRITE ("badheader.csv", "msisdn,offer,n\xff\n");
+    path = TESTUTIL_WRITE ("badheader.csv", "msisdn,offer,n\xff\n");
     CHECK (wob_targets_open (path, err) == NULL);
     CHECK_ERR (err, "UTF-8");
 
-    snprintf (err, sizeof (err), "%s/missing.csv", s_dir);
+    snprintf (err, sizeof (err), "%s/missing.csv", testutil.dir);
     char missing [512];
     snprintf (missing, sizeof (missing), "%s", err);
     CHECK (wob_targets_open (missing, err) == NULL);
@@ -342,7 +295,7 @@ static void
 test_long_records (void)
 {
     char path [512];
-    snprintf (path, sizeof (path), "%s/long.csv", s_dir);
+    snprintf (path, sizeof (path), "%s/long.csv", testutil.dir);
     FILE *file = fopen (path, "wb");
     CHECK (file);
     if (!file)
@@ -443,9 +396,9 @@ test_generator (void)
 {
     const uint64_t count = 10000;
     char path [512], again [512], other [512];
-    snprintf (path, sizeof (path), "%s/gen7.csv", s_dir);
-    snprintf (again, sizeof (again), "%s/gen7b.csv", s_dir);
-    snprintf (other, sizeof (other), "%s/gen8.csv", s_dir);
+    snprintf (path, sizeof (path), "%s/gen7.csv", testutil.dir);
+    snprintf (again, sizeof (again), "%s/gen7b.csv", testutil.dir);
+    snprintf (other, sizeof (other), "%s/gen8.csv", testutil.dir);
     s_gen (path, count, 7);
     s_gen (again, count, 7);
     s_gen (other, count, 8);
@@ -526,44 +479,17 @@ test_generator (void)
     unlink (other);
 }
 
-//  Removes the test directory and the files in it
-static void
-s_remove_dir (const char *dir)
-{
-    DIR *handle = opendir (dir);
-    if (handle) {
-        struct dirent *entry;
-        while ((entry = readdir (handle))) {
-            if (streq (entry->d_name, ".") || streq (entry->d_name, ".."))
-                continue;
-            char path [600];
-            snprintf (path, sizeof (path), "%s/%s", dir, entry->d_name);
-            unlink (path);
-        }
-        closedir (handle);
-    }
-    rmdir (dir);
-}
-
 int
 main (void)
 {
-    const char *tmp = getenv ("TMPDIR");
-    snprintf (s_dir, sizeof (s_dir), "%s/wob-test-targets-XXXXXX", tmp && *tmp? tmp: "/tmp");
-    if (!mkdtemp (s_dir)) {
-        perror ("mkdtemp");
+    testutil_init ("test_targets");
+    if (!testutil_mkdtemp ())
         return 1;
-    }
-    printf ("test_targets: files in %s\n", s_dir);
     test_good_file ();
     test_bad_headers ();
     test_bad_rows ();
     test_unterminated_quote ();
     test_long_records ();
     test_generator ();
-
-    if (s_failed == 0)
-        s_remove_dir (s_dir);       //  kept for inspection after a failure
-    printf ("test_targets: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed? 1: 0;
+    return testutil_finish ();
 }

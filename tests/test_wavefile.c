@@ -5,46 +5,7 @@
     Files live in a mkdtemp directory.                                      */
 
 #include "wob_targets.h"
-#include <dirent.h>
-#include <unistd.h>
-
-static int s_passed = 0;
-static int s_failed = 0;
-
-#define CHECK(cond) do { \
-    if (cond) \
-        s_passed++; \
-    else { \
-        s_failed++; \
-        fprintf (stderr, "%s:%d: FAIL: %s\n", __FILE__, __LINE__, #cond); \
-    } \
-} while (0)
-
-#define CHECK_ERR(err, text) do { \
-    if (strstr ((err), (text))) \
-        s_passed++; \
-    else { \
-        s_failed++; \
-        fprintf (stderr, "%s:%d: FAIL: error '%s' lacks '%s'\n", \
-                 __FILE__, __LINE__, (err), (text)); \
-    } \
-} while (0)
-
-static char s_dir [256];
-
-static const char *
-s_write (const char *name, const char *content)
-{
-    static char path [512];
-    snprintf (path, sizeof (path), "%s/%s", s_dir, name);
-    FILE *file = fopen (path, "wb");
-    if (!file || fputs (content, file) < 0) {
-        perror (path);
-        exit (1);
-    }
-    fclose (file);
-    return path;
-}
+#include "testutil.h"
 
 static const char *s_good_yaml =
     "# November retention wave\n"
@@ -155,20 +116,20 @@ test_good (void)
     char err [WOB_ERRLEN] = "";
     Wob__Wave *yaml_wave = NULL, *json_wave = NULL;
     char *targets = NULL;
-    int rc = wob_wavefile_load (s_write ("wave.yaml", s_good_yaml), &yaml_wave, &targets, err);
+    int rc = wob_wavefile_load (testutil_write_str ("wave.yaml", s_good_yaml), &yaml_wave, &targets, err);
     CHECK (rc == 0);
     if (rc)
         fprintf (stderr, "  wave.yaml: %s\n", err);
     CHECK (yaml_wave);
     char expected [600];
-    snprintf (expected, sizeof (expected), "%s/targets.csv", s_dir);
+    snprintf (expected, sizeof (expected), "%s/targets.csv", testutil.dir);
     CHECK (targets && streq (targets, expected));
     free (targets);
     targets = NULL;
     if (yaml_wave)
         s_check_good_wave (yaml_wave);
 
-    rc = wob_wavefile_load (s_write ("wave.json", s_good_json), &json_wave, &targets, err);
+    rc = wob_wavefile_load (testutil_write_str ("wave.json", s_good_json), &json_wave, &targets, err);
     CHECK (rc == 0);
     if (rc)
         fprintf (stderr, "  wave.json: %s\n", err);
@@ -193,7 +154,7 @@ test_good (void)
 
     //  Minimal: no window, no targets, absolute targets path elsewhere
     Wob__Wave *wave = NULL;
-    rc = wob_wavefile_load (s_write ("min.yaml",
+    rc = wob_wavefile_load (testutil_write_str ("min.yaml",
         "campaign: c\nwave: w\nplan: [ { channel: sms } ]\nsms_template: ~\n"),
         &wave, &targets, err);
     CHECK (rc == 0);
@@ -203,7 +164,7 @@ test_good (void)
         CHECK (wave->n_plan == 1 && streq (wave->plan [0]->channel, "sms"));
         wob__wave__free_unpacked (wave, NULL);
     }
-    rc = wob_wavefile_load (s_write ("abs.yaml",
+    rc = wob_wavefile_load (testutil_write_str ("abs.yaml",
         "campaign: c\nwave: w\ntargets: /data/t.csv\nplan: [ { channel: sms } ]\n"),
         &wave, &targets, err);
     CHECK (rc == 0 && targets && streq (targets, "/data/t.csv"));
@@ -220,7 +181,7 @@ s_expect_error (const char *name, const char *content, const char *text1,
     char err [WOB_ERRLEN] = "";
     Wob__Wave *wave = NULL;
     char *targets = NULL;
-    int rc = wob_wavefile_load (s_write (name, content), &wave, &targets, err);
+    int rc = wob_wavefile_load (testutil_write_str (name, content), &wave, &targets, err);
     CHECK (rc == WOB_ERR_INVALID);
     CHECK (wave == NULL);
     CHECK (targets == NULL);
@@ -311,7 +272,7 @@ test_errors (void)
 
     char err [WOB_ERRLEN] = "";
     char path [512];
-    snprintf (path, sizeof (path), "%s/does-not-exist.yaml", s_dir);
+    snprintf (path, sizeof (path), "%s/does-not-exist.yaml", testutil.dir);
     Wob__Wave *wave = NULL;
     char *targets = NULL;
     CHECK (wob_wavefile_load (path, &wave, &targets, err) == WOB_ERR_IO);
@@ -319,39 +280,13 @@ test_errors (void)
     CHECK_ERR (err, "cannot open");
 }
 
-static void
-s_remove_dir (const char *dir)
-{
-    DIR *handle = opendir (dir);
-    if (handle) {
-        struct dirent *entry;
-        while ((entry = readdir (handle))) {
-            if (streq (entry->d_name, ".") || streq (entry->d_name, ".."))
-                continue;
-            char path [600];
-            snprintf (path, sizeof (path), "%s/%s", dir, entry->d_name);
-            unlink (path);
-        }
-        closedir (handle);
-    }
-    rmdir (dir);
-}
-
 int
 main (void)
 {
-    const char *tmp = getenv ("TMPDIR");
-    snprintf (s_dir, sizeof (s_dir), "%s/wob-test-wavefile-XXXXXX", tmp && *tmp? tmp: "/tmp");
-    if (!mkdtemp (s_dir)) {
-        perror ("mkdtemp");
+    testutil_init ("test_wavefile");
+    if (!testutil_mkdtemp ())
         return 1;
-    }
     test_good ();
     test_errors ();
-    if (s_failed == 0)
-        s_remove_dir (s_dir);       //  kept for inspection after a failure
-    else
-        printf ("test_wavefile: files kept in %s\n", s_dir);
-    printf ("test_wavefile: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed? 1: 0;
+    return testutil_finish ();
 }
