@@ -20,29 +20,16 @@
     Big-endian keys make LMDB's byte order the numeric order, so "head of a
     queue" and "timers due by now" are one cursor positioning each.        */
 
-#include "store.h"
-#include <lmdb.h>
+#include "store_private.h"
 #include <sys/stat.h>
 #include <errno.h>
 
 #define STORE_MAGIC "wob-store-1"
 
-struct _store_t {
-    MDB_env *env;               //  the LMDB environment
-    MDB_txn *txn;               //  the group's write transaction, or NULL
-    bool dirty;                 //  something was written in txn
-    bool nosync;                //  commits without fsync (benchmarks)
-    MDB_dbi meta, channels, waves, stats, orders, history;
-    MDB_dbi msisdn, wave_ord, queue, timers, leases;
-    uint64_t next_order;        //  next order id to hand out
-    uint32_t next_wave;         //  next wave seq to hand out
-    bool counters_dirty;        //  next_* changed in this transaction
-    char *channel_names [STORE_MAX_CHANNELS];  //  id -> name cache
-    char *path;                 //  data directory, for messages
-};
 
-static int
-s_fail (store_t *self, char *err, int rc, const char *what)
+
+int
+store_priv_fail (store_t *self, char *err, int rc, const char *what)
 {
     int code = rc == MDB_NOTFOUND? WOB_ERR_NOT_FOUND: WOB_ERR_STORE;
     if (rc == MDB_MAP_FULL)
@@ -51,8 +38,8 @@ s_fail (store_t *self, char *err, int rc, const char *what)
     return wob_fail (err, code, "store %s: %s while %s", self->path, mdb_strerror (rc), what);
 }
 
-static void
-s_put_u64 (uint8_t *p, uint64_t v)
+void
+store_priv_put_u64 (uint8_t *p, uint64_t v)
 {
     for (int i = 7; i >= 0; i--) {
         p [i] = (uint8_t) v;
@@ -60,8 +47,8 @@ s_put_u64 (uint8_t *p, uint64_t v)
     }
 }
 
-static uint64_t
-s_get_u64 (const uint8_t *p)
+uint64_t
+store_priv_get_u64 (const uint8_t *p)
 {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
@@ -69,8 +56,8 @@ s_get_u64 (const uint8_t *p)
     return v;
 }
 
-static void
-s_put_u32 (uint8_t *p, uint32_t v)
+void
+store_priv_put_u32 (uint8_t *p, uint32_t v)
 {
     p [0] = (uint8_t) (v >> 24); p [1] = (uint8_t) (v >> 16);
     p [2] = (uint8_t) (v >> 8);  p [3] = (uint8_t) v;
@@ -81,10 +68,10 @@ s_load_counters (store_t *self, MDB_txn *txn)
 {
     MDB_val key = { 10, "next_order" }, val;
     int rc = mdb_get (txn, self->meta, &key, &val);
-    self->next_order = rc == 0 && val.mv_size == 8? s_get_u64 (val.mv_data): 1;
+    self->next_order = rc == 0 && val.mv_size == 8? store_priv_get_u64 (val.mv_data): 1;
     key = (MDB_val) { 9, "next_wave" };
     rc = mdb_get (txn, self->meta, &key, &val);
-    self->next_wave = rc == 0 && val.mv_size == 8? (uint32_t) s_get_u64 (val.mv_data): 1;
+    self->next_wave = rc == 0 && val.mv_size == 8? (uint32_t) store_priv_get_u64 (val.mv_data): 1;
     self->counters_dirty = false;
     return 0;
 }
@@ -95,7 +82,7 @@ s_open_dbs (store_t *self, char *err)
     MDB_txn *txn;
     int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
     if (rc)
-        return s_fail (self, err, rc, "opening databases");
+        return store_priv_fail (self, err, rc, "opening databases");
     struct { const char *name; MDB_dbi *dbi; unsigned flags; } dbs [] = {
         { "meta", &self->meta, 0 }, { "channels", &self->channels, 0 },
         { "waves", &self->waves, 0 }, { "stats", &self->stats, 0 },
@@ -113,7 +100,7 @@ s_open_dbs (store_t *self, char *err)
         fresh = st.ms_entries == 0;
     if (rc) {
         mdb_txn_abort (txn);
-        return s_fail (self, err, rc, "reading the main database");
+        return store_priv_fail (self, err, rc, "reading the main database");
     }
     if (!fresh) {
         MDB_dbi meta;
@@ -132,7 +119,7 @@ s_open_dbs (store_t *self, char *err)
         rc = mdb_dbi_open (txn, dbs [i].name, dbs [i].flags | MDB_CREATE, dbs [i].dbi);
         if (rc) {
             mdb_txn_abort (txn);
-            return s_fail (self, err, rc, "opening a database");
+            return store_priv_fail (self, err, rc, "opening a database");
         }
     }
     if (fresh) {
@@ -140,7 +127,7 @@ s_open_dbs (store_t *self, char *err)
         rc = mdb_put (txn, self->meta, &key, &val, 0);
         if (rc) {
             mdb_txn_abort (txn);
-            return s_fail (self, err, rc, "initialising the store");
+            return store_priv_fail (self, err, rc, "initialising the store");
         }
     }
     s_load_counters (self, txn);
@@ -158,7 +145,7 @@ s_open_dbs (store_t *self, char *err)
     }
     rc = mdb_txn_commit (txn);
     if (rc)
-        return s_fail (self, err, rc, "initialising the store");
+        return store_priv_fail (self, err, rc, "initialising the store");
     return 0;
 }
 
@@ -236,7 +223,7 @@ store_begin (store_t *self, char *err)
     int rc = mdb_txn_begin (self->env, NULL, 0, &self->txn);
     if (rc) {
         self->txn = NULL;
-        return s_fail (self, err, rc, "beginning a transaction");
+        return store_priv_fail (self, err, rc, "beginning a transaction");
     }
     self->dirty = false;
     return 0;
@@ -246,15 +233,15 @@ static int
 s_save_counters (store_t *self, char *err)
 {
     uint8_t buf [8];
-    s_put_u64 (buf, self->next_order);
+    store_priv_put_u64 (buf, self->next_order);
     MDB_val key = { 10, "next_order" }, val = { 8, buf };
     int rc = mdb_put (self->txn, self->meta, &key, &val, 0);
     if (rc == 0) {
-        s_put_u64 (buf, self->next_wave);
+        store_priv_put_u64 (buf, self->next_wave);
         key = (MDB_val) { 9, "next_wave" };
         rc = mdb_put (self->txn, self->meta, &key, &val, 0);
     }
-    return rc? s_fail (self, err, rc, "saving counters"): 0;
+    return rc? store_priv_fail (self, err, rc, "saving counters"): 0;
 }
 
 int
@@ -279,7 +266,7 @@ store_commit (store_t *self, char *err)
             s_load_counters (self, txn);
             mdb_txn_abort (txn);
         }
-        return s_fail (self, err, rc, "committing");
+        return store_priv_fail (self, err, rc, "committing");
     }
     return 0;
 }
@@ -321,39 +308,39 @@ store_next_wave_seq (store_t *self)
 }
 
 //  Puts a key/value in the group transaction.
-static int
-s_put (store_t *self, MDB_dbi dbi, void *k, size_t klen, void *v, size_t vlen,
+int
+store_priv_put (store_t *self, MDB_dbi dbi, void *k, size_t klen, void *v, size_t vlen,
        unsigned flags, char *err, const char *what)
 {
     MDB_val key = { klen, k }, val = { vlen, v };
     int rc = mdb_put (self->txn, dbi, &key, &val, flags);
     if (rc)
-        return s_fail (self, err, rc, what);
+        return store_priv_fail (self, err, rc, what);
     self->dirty = true;
     return 0;
 }
 
-static int
-s_del (store_t *self, MDB_dbi dbi, void *k, size_t klen, MDB_val *val, char *err,
+int
+store_priv_del (store_t *self, MDB_dbi dbi, void *k, size_t klen, MDB_val *val, char *err,
        const char *what)
 {
     MDB_val key = { klen, k };
     int rc = mdb_del (self->txn, dbi, &key, val);
     if (rc && rc != MDB_NOTFOUND)
-        return s_fail (self, err, rc, what);
+        return store_priv_fail (self, err, rc, what);
     self->dirty = true;
     return 0;
 }
 
 //  Packs a protobuf message into the transaction with MDB_RESERVE: no copy.
-static int
-s_put_message (store_t *self, MDB_dbi dbi, void *k, size_t klen,
+int
+store_priv_put_message (store_t *self, MDB_dbi dbi, void *k, size_t klen,
                const ProtobufCMessage *msg, char *err, const char *what)
 {
     MDB_val key = { klen, k }, val = { protobuf_c_message_get_packed_size (msg), NULL };
     int rc = mdb_put (self->txn, dbi, &key, &val, MDB_RESERVE);
     if (rc)
-        return s_fail (self, err, rc, what);
+        return store_priv_fail (self, err, rc, what);
     protobuf_c_message_pack (msg, val.mv_data);
     self->dirty = true;
     return 0;
@@ -380,7 +367,7 @@ store_channel_id (store_t *self, const char *name, bool create, uint8_t *id, cha
         return 0;
     }
     if (rc && rc != MDB_NOTFOUND)
-        return s_fail (self, err, rc, "reading channels");
+        return store_priv_fail (self, err, rc, "reading channels");
     uint8_t new_id = known;
     for (uint8_t i = 1; i < STORE_MAX_CHANNELS && !new_id; i++)
         if (!self->channel_names [i])
@@ -388,7 +375,7 @@ store_channel_id (store_t *self, const char *name, bool create, uint8_t *id, cha
     if (!new_id)
         return wob_fail (err, WOB_ERR_INVALID, "too many channels (at most %d)",
                          STORE_MAX_CHANNELS - 1);
-    if (s_put (self, self->channels, (void *) name, strlen (name), &new_id, 1, 0, err,
+    if (store_priv_put (self, self->channels, (void *) name, strlen (name), &new_id, 1, 0, err,
                "adding a channel"))
         return WOB_ERR_STORE;
     //  Cached at once; if this group aborts, the next create writes it again.
@@ -408,14 +395,14 @@ int
 store_order_get (store_t *self, uint64_t id, Wob__Order **order_p, char *err)
 {
     uint8_t k [8];
-    s_put_u64 (k, id);
+    store_priv_put_u64 (k, id);
     MDB_val key = { 8, k }, val;
     *order_p = NULL;
     int rc = mdb_get (self->txn, self->orders, &key, &val);
     if (rc == MDB_NOTFOUND)
         return wob_fail (err, WOB_ERR_NOT_FOUND, "order %" PRIu64 " does not exist", id);
     if (rc)
-        return s_fail (self, err, rc, "reading an order");
+        return store_priv_fail (self, err, rc, "reading an order");
     *order_p = wob__order__unpack (NULL, val.mv_size, val.mv_data);
     if (!*order_p)
         return wob_fail (err, WOB_ERR_STORE, "store %s: order %" PRIu64 " record is corrupt",
@@ -427,13 +414,13 @@ int
 store_order_put (store_t *self, Wob__Order *order, char *err)
 {
     uint8_t k [8];
-    s_put_u64 (k, order->id);
+    store_priv_put_u64 (k, order->id);
     //  History lives in its own table; never store it twice.
     size_t n_history = order->n_history;
     Wob__HistoryEntry **history = order->history;
     order->n_history = 0;
     order->history = NULL;
-    int rc = s_put_message (self, self->orders, k, 8, &order->base, err, "writing an order");
+    int rc = store_priv_put_message (self, self->orders, k, 8, &order->base, err, "writing an order");
     order->n_history = n_history;
     order->history = history;
     return rc;
@@ -444,21 +431,21 @@ store_history_put (store_t *self, uint64_t id, uint32_t seq, Wob__HistoryEntry *
                    char *err)
 {
     uint8_t k [12];
-    s_put_u64 (k, id);
-    s_put_u32 (k + 8, seq);
-    return s_put_message (self, self->history, k, 12, &entry->base, err, "writing history");
+    store_priv_put_u64 (k, id);
+    store_priv_put_u32 (k + 8, seq);
+    return store_priv_put_message (self, self->history, k, 12, &entry->base, err, "writing history");
 }
 
 int
 store_history_load (store_t *self, Wob__Order *order, char *err)
 {
     uint8_t k [12];
-    s_put_u64 (k, order->id);
-    s_put_u32 (k + 8, 0);
+    store_priv_put_u64 (k, order->id);
+    store_priv_put_u32 (k + 8, 0);
     MDB_cursor *cursor;
     int rc = mdb_cursor_open (self->txn, self->history, &cursor);
     if (rc)
-        return s_fail (self, err, rc, "reading history");
+        return store_priv_fail (self, err, rc, "reading history");
     for (size_t i = 0; i < order->n_history; i++)
         wob__history_entry__free_unpacked (order->history [i], NULL);
     free (order->history);
@@ -491,201 +478,8 @@ store_history_load (store_t *self, Wob__Order *order, char *err)
     }
     mdb_cursor_close (cursor);
     if (rc && rc != MDB_NOTFOUND)
-        return s_fail (self, err, rc, "reading history");
+        return store_priv_fail (self, err, rc, "reading history");
     return 0;
-}
-
-int
-store_msisdn_add (store_t *self, const char *msisdn, uint64_t id, char *err)
-{
-    uint8_t v [8];
-    s_put_u64 (v, id);
-    return s_put (self, self->msisdn, (void *) msisdn, strlen (msisdn), v, 8, 0, err,
-                  "indexing a number");
-}
-
-int
-store_msisdn_list (store_t *self, const char *msisdn, uint64_t **ids_p, size_t *count_p,
-                   char *err)
-{
-    *ids_p = NULL;
-    *count_p = 0;
-    if (!*msisdn)
-        return 0;
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open (self->txn, self->msisdn, &cursor);
-    if (rc)
-        return s_fail (self, err, rc, "reading the number index");
-    MDB_val key = { strlen (msisdn), (void *) msisdn }, val;
-    size_t cap = 0;
-    for (rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_KEY); rc == 0;
-         rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT_DUP)) {
-        if (*count_p == cap) {
-            cap = cap? cap * 2: 8;
-            *ids_p = realloc (*ids_p, cap * sizeof (uint64_t));
-        }
-        (*ids_p) [(*count_p)++] = s_get_u64 (val.mv_data);
-    }
-    mdb_cursor_close (cursor);
-    if (rc && rc != MDB_NOTFOUND)
-        return s_fail (self, err, rc, "reading the number index");
-    return 0;
-}
-
-int
-store_wave_order_add (store_t *self, uint32_t wave_seq, uint64_t id, char *err)
-{
-    uint8_t k [12];
-    s_put_u32 (k, wave_seq);
-    s_put_u64 (k + 4, id);
-    return s_put (self, self->wave_ord, k, 12, "", 0, 0, err, "indexing a wave");
-}
-
-int
-store_wave_order_next (store_t *self, uint32_t wave_seq, uint64_t after, uint64_t *id_p,
-                       char *err)
-{
-    uint8_t k [12];
-    *id_p = 0;
-    if (after == UINT64_MAX)
-        return 0;
-    s_put_u32 (k, wave_seq);
-    s_put_u64 (k + 4, after + 1);
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open (self->txn, self->wave_ord, &cursor);
-    if (rc)
-        return s_fail (self, err, rc, "reading a wave");
-    MDB_val key = { 12, k }, val;
-    rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
-    if (rc == 0 && key.mv_size == 12 && memcmp (key.mv_data, k, 4) == 0)
-        *id_p = s_get_u64 ((uint8_t *) key.mv_data + 4);
-    mdb_cursor_close (cursor);
-    return 0;
-}
-
-static void
-s_queue_key (uint8_t *k, uint8_t channel, uint32_t wave_seq, uint8_t priority, uint64_t id)
-{
-    k [0] = channel;
-    s_put_u32 (k + 1, wave_seq);
-    k [5] = 255 - priority;
-    s_put_u64 (k + 6, id);
-}
-
-int
-store_queue_put (store_t *self, uint8_t channel, uint32_t wave_seq, uint8_t priority,
-                 uint64_t id, char *err)
-{
-    uint8_t k [14];
-    s_queue_key (k, channel, wave_seq, priority, id);
-    return s_put (self, self->queue, k, 14, "", 0, 0, err, "queueing an order");
-}
-
-int
-store_queue_del (store_t *self, uint8_t channel, uint32_t wave_seq, uint8_t priority,
-                 uint64_t id, char *err)
-{
-    uint8_t k [14];
-    s_queue_key (k, channel, wave_seq, priority, id);
-    return s_del (self, self->queue, k, 14, NULL, err, "dequeueing an order");
-}
-
-int
-store_queue_head (store_t *self, uint8_t channel, uint32_t wave_seq, uint8_t *priority_p,
-                  uint64_t *id_p, char *err)
-{
-    uint8_t k [14];
-    s_queue_key (k, channel, wave_seq, 255, 0);
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open (self->txn, self->queue, &cursor);
-    if (rc)
-        return s_fail (self, err, rc, "reading the queue");
-    MDB_val key = { 14, k }, val;
-    rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
-    int result = WOB_ERR_NOT_FOUND;
-    if (rc == 0 && key.mv_size == 14 && memcmp (key.mv_data, k, 5) == 0) {
-        const uint8_t *p = key.mv_data;
-        *priority_p = 255 - p [5];
-        *id_p = s_get_u64 (p + 6);
-        result = 0;
-    }
-    else
-    if (rc && rc != MDB_NOTFOUND)
-        result = s_fail (self, err, rc, "reading the queue");
-    mdb_cursor_close (cursor);
-    return result;
-}
-
-int
-store_timer_put (store_t *self, int64_t due_ms, uint64_t id, char *err)
-{
-    uint8_t k [16];
-    s_put_u64 (k, (uint64_t) (due_ms < 0? 0: due_ms));
-    s_put_u64 (k + 8, id);
-    return s_put (self, self->timers, k, 16, "", 0, 0, err, "setting a timer");
-}
-
-int
-store_timer_del (store_t *self, int64_t due_ms, uint64_t id, char *err)
-{
-    uint8_t k [16];
-    s_put_u64 (k, (uint64_t) (due_ms < 0? 0: due_ms));
-    s_put_u64 (k + 8, id);
-    return s_del (self, self->timers, k, 16, NULL, err, "clearing a timer");
-}
-
-int
-store_timer_due (store_t *self, int64_t now_ms, uint64_t *ids, int64_t *dues, size_t max,
-                 size_t *count_p, char *err)
-{
-    *count_p = 0;
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open (self->txn, self->timers, &cursor);
-    if (rc)
-        return s_fail (self, err, rc, "reading timers");
-    MDB_val key, val;
-    for (rc = mdb_cursor_get (cursor, &key, &val, MDB_FIRST); rc == 0 && *count_p < max;
-         rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) {
-        int64_t due = (int64_t) s_get_u64 (key.mv_data);
-        if (due > now_ms)
-            break;
-        dues [*count_p] = due;
-        ids [(*count_p)++] = s_get_u64 ((uint8_t *) key.mv_data + 8);
-    }
-    mdb_cursor_close (cursor);
-    return 0;
-}
-
-int
-store_lease_put (store_t *self, uint64_t id, char *err)
-{
-    uint8_t k [8];
-    s_put_u64 (k, id);
-    return s_put (self, self->leases, k, 8, "", 0, 0, err, "recording a lease");
-}
-
-int
-store_lease_del (store_t *self, uint64_t id, char *err)
-{
-    uint8_t k [8];
-    s_put_u64 (k, id);
-    return s_del (self, self->leases, k, 8, NULL, err, "ending a lease");
-}
-
-int
-store_lease_each (store_t *self, store_id_fn *fn, void *arg, char *err)
-{
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open (self->txn, self->leases, &cursor);
-    if (rc)
-        return s_fail (self, err, rc, "reading leases");
-    MDB_val key, val;
-    int result = 0;
-    for (rc = mdb_cursor_get (cursor, &key, &val, MDB_FIRST); rc == 0 && !result;
-         rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT))
-        result = fn (arg, s_get_u64 (key.mv_data));
-    mdb_cursor_close (cursor);
-    return result;
 }
 
 int
@@ -697,7 +491,7 @@ store_wave_get (store_t *self, const char *wave_id, Wob__Wave **wave_p, char *er
     if (rc == MDB_NOTFOUND)
         return wob_fail (err, WOB_ERR_NOT_FOUND, "wave '%s' does not exist", wave_id);
     if (rc)
-        return s_fail (self, err, rc, "reading a wave");
+        return store_priv_fail (self, err, rc, "reading a wave");
     *wave_p = wob__wave__unpack (NULL, val.mv_size, val.mv_data);
     if (!*wave_p)
         return wob_fail (err, WOB_ERR_STORE, "store %s: wave '%s' record is corrupt",
@@ -708,7 +502,7 @@ store_wave_get (store_t *self, const char *wave_id, Wob__Wave **wave_p, char *er
 int
 store_wave_put (store_t *self, Wob__Wave *wave, char *err)
 {
-    return s_put_message (self, self->waves, wave->id, strlen (wave->id), &wave->base, err,
+    return store_priv_put_message (self, self->waves, wave->id, strlen (wave->id), &wave->base, err,
                           "writing a wave");
 }
 
@@ -718,7 +512,7 @@ store_wave_each (store_t *self, store_wave_fn *fn, void *arg, char *err)
     MDB_cursor *cursor;
     int rc = mdb_cursor_open (self->txn, self->waves, &cursor);
     if (rc)
-        return s_fail (self, err, rc, "reading waves");
+        return store_priv_fail (self, err, rc, "reading waves");
     MDB_val key, val;
     int result = 0;
     for (rc = mdb_cursor_get (cursor, &key, &val, MDB_FIRST); rc == 0 && !result;
@@ -735,14 +529,14 @@ int
 store_stats_get (store_t *self, uint32_t wave_seq, store_stats_t *stats, char *err)
 {
     uint8_t k [4];
-    s_put_u32 (k, wave_seq);
+    store_priv_put_u32 (k, wave_seq);
     MDB_val key = { 4, k }, val;
     int rc = mdb_get (self->txn, self->stats, &key, &val);
     memset (stats, 0, sizeof (*stats));
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc)
-        return s_fail (self, err, rc, "reading wave counts");
+        return store_priv_fail (self, err, rc, "reading wave counts");
     memcpy (stats, val.mv_data, val.mv_size < sizeof (*stats)? val.mv_size: sizeof (*stats));
     return 0;
 }
@@ -751,8 +545,8 @@ int
 store_stats_put (store_t *self, uint32_t wave_seq, const store_stats_t *stats, char *err)
 {
     uint8_t k [4];
-    s_put_u32 (k, wave_seq);
-    return s_put (self, self->stats, k, 4, (void *) stats, sizeof (*stats), 0, err,
+    store_priv_put_u32 (k, wave_seq);
+    return store_priv_put (self, self->stats, k, 4, (void *) stats, sizeof (*stats), 0, err,
                   "writing wave counts");
 }
 

@@ -1,0 +1,38 @@
+/*  store_private.h - what store.c and store_index.c share and nobody else
+    sees: the LMDB handles and the key / put helpers.                     */
+
+#ifndef STORE_PRIVATE_H_INCLUDED
+#define STORE_PRIVATE_H_INCLUDED
+
+#include "store.h"
+#include <lmdb.h>
+
+struct _store_t {
+    MDB_env *env;               //  the LMDB environment
+    MDB_txn *txn;               //  the group's write transaction, or NULL
+    bool dirty;                 //  something was written in txn
+    bool nosync;                //  commits without fsync (benchmarks)
+    MDB_dbi meta, channels, waves, stats, orders, history;
+    MDB_dbi msisdn, wave_ord, queue, timers, leases;
+    uint64_t next_order;        //  next order id to hand out
+    uint32_t next_wave;         //  next wave seq to hand out
+    bool counters_dirty;        //  next_* changed in this transaction
+    char *channel_names [STORE_MAX_CHANNELS];  //  id -> name cache
+    char *path;                 //  data directory, for messages
+};
+
+//  Turns an LMDB code into a wob error with a message; returns the code.
+int store_priv_fail (store_t *self, char *err, int rc, const char *what);
+void store_priv_put_u64 (uint8_t *p, uint64_t v);
+uint64_t store_priv_get_u64 (const uint8_t *p);
+void store_priv_put_u32 (uint8_t *p, uint32_t v);
+//  Put / delete in the group transaction (marks it dirty).
+int store_priv_put (store_t *self, MDB_dbi dbi, void *k, size_t klen, void *v, size_t vlen,
+                    unsigned flags, char *err, const char *what);
+int store_priv_del (store_t *self, MDB_dbi dbi, void *k, size_t klen, MDB_val *val,
+                    char *err, const char *what);
+//  Packs a protobuf message straight into the map (MDB_RESERVE).
+int store_priv_put_message (store_t *self, MDB_dbi dbi, void *k, size_t klen,
+                            const ProtobufCMessage *msg, char *err, const char *what);
+
+#endif
