@@ -101,6 +101,7 @@ s_wave_destroy (void **item_p)
     wave_t *wave = *item_p;
     if (wave) {
         wob__wave__free_unpacked (wave->wave, NULL);
+        zhashx_destroy (&wave->rule_counts);
         free (wave);
         *item_p = NULL;
     }
@@ -120,6 +121,35 @@ broker_wave_by_seq (broker_t *self, uint32_t seq)
     return zhashx_lookup (self->waves_by_seq, key);
 }
 
+static void
+s_free_count (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+uint64_t *
+broker_wave_count (wave_t *wave, const char *key)
+{
+    if (!wave->rule_counts) {
+        wave->rule_counts = zhashx_new ();
+        zhashx_set_destructor (wave->rule_counts, s_free_count);
+    }
+    uint64_t *count = zhashx_lookup (wave->rule_counts, key);
+    if (!count) {
+        count = calloc (1, sizeof (uint64_t));
+        zhashx_insert (wave->rule_counts, key, count);
+    }
+    return count;
+}
+
+static int
+s_load_count (void *arg, const char *rule, uint64_t count)
+{
+    *broker_wave_count ((wave_t *) arg, rule) = count;
+    return 0;
+}
+
 wave_t *
 broker_wave_add (broker_t *self, Wob__Wave *w)
 {
@@ -127,6 +157,7 @@ broker_wave_add (broker_t *self, Wob__Wave *w)
     wave_t *wave = calloc (1, sizeof (wave_t));
     wave->wave = w;
     store_stats_get (self->store, w->seq, &wave->stats, err);
+    store_rule_count_each (self->store, w->seq, s_load_count, wave, err);
     //  Assume every queue run may hold orders until a look says otherwise.
     for (int c = 0; c < BROKER_MAX_CHANNELS; c++)
         wave->may_have_queued [c] = true;
@@ -235,6 +266,8 @@ s_setup (broker_t *self, broker_config_t *config, char *err)
     }
     if (store_commit (self->store, err))
         return WOB_ERR_STORE;
+    if (admin_load_rules (self, err))
+        return WOB_ERR_INVALID;
 
     self->router = zsock_new (ZMQ_ROUTER);
     zsock_set_maxmsgsize (self->router, (int64_t) config->max_message * 4);
@@ -257,6 +290,7 @@ s_teardown (broker_t *self)
     zhashx_destroy (&self->waves_by_seq);
     zhashx_destroy (&self->waves);
     store_destroy (&self->store);
+    rulebook_destroy (&self->rules);
     for (int c = 0; c < BROKER_MAX_CHANNELS; c++)
         free (self->channels [c].name);
 }
@@ -315,6 +349,11 @@ s_handle (broker_t *self, zmsg_t *msg)
             if ((worker = workers_session (self)))
                 leases_extend (self, worker, env->extend_lease);
             break;
+        case WOB__ENVELOPE__BODY_SUPPRESS_ADD:    admin_suppress_add (self, env->suppress_add); break;
+        case WOB__ENVELOPE__BODY_SUPPRESS_REMOVE: admin_suppress_remove (self, env->suppress_remove); break;
+        case WOB__ENVELOPE__BODY_SUPPRESS_LIST:   admin_suppress_list (self, env->suppress_list); break;
+        case WOB__ENVELOPE__BODY_RULES_REQUEST:   admin_rules (self, env->rules_request); break;
+        case WOB__ENVELOPE__BODY_CLOCK_SET:       admin_clock (self, env->clock_set); break;
         case WOB__ENVELOPE__BODY_BYE:
             if (worker)
                 workers_bye (self, worker);
@@ -330,12 +369,21 @@ s_handle (broker_t *self, zmsg_t *msg)
 static int
 s_flush_stats (broker_t *self, char *err)
 {
-    for (wave_t *wave = zhashx_first (self->waves); wave; wave = zhashx_next (self->waves))
+    for (wave_t *wave = zhashx_first (self->waves); wave; wave = zhashx_next (self->waves)) {
         if (wave->stats_dirty) {
             if (store_stats_put (self->store, wave->wave->seq, &wave->stats, err))
                 return WOB_ERR_STORE;
             wave->stats_dirty = false;
         }
+        if (wave->counts_dirty) {
+            for (uint64_t *count = zhashx_first (wave->rule_counts); count;
+                 count = zhashx_next (wave->rule_counts))
+                if (store_rule_count_put (self->store, wave->wave->seq,
+                                          zhashx_cursor (wave->rule_counts), *count, err))
+                    return WOB_ERR_STORE;
+            wave->counts_dirty = false;
+        }
+    }
     return 0;
 }
 
@@ -367,7 +415,7 @@ s_turn (broker_t *self)
 {
     char err [WOB_ERRLEN] = "";
     self->group_error [0] = 0;
-    self->now = wob_now_ms ();
+    self->now = wob_now_ms () + self->clock_offset;
     if (store_begin (self->store, err)) {
         zsys_error ("%s", err);
         zclock_sleep (100);     //  cannot even read: do not spin
@@ -456,6 +504,12 @@ broker_actor (zsock_t *pipe, void *args)
             else
             if (streq (command, "PORT"))
                 zstr_sendf (pipe, "%d", self->port);
+            else
+            if (streq (command, "RELOAD")) {
+                self->now = wob_now_ms () + self->clock_offset;
+                if (admin_load_rules (self, err))
+                    zsys_error ("rules reload refused, the rules in force stay: %s", err);
+            }
             free (command);
             zmsg_destroy (&msg);
             continue;

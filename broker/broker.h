@@ -15,13 +15,17 @@
       dispatch.c   which queued order goes to which worker
       leases.c     leases: grant, extend, expire, outcome reports
       workers.c    worker sessions: hello, heartbeat, liveness, bye
-      query.c      status and workers queries (read only)              */
+      query.c      status and workers queries (read only)
+      rulebook.c   the rule file: parse, validate, defaults
+      rules.c      the coordination rules applied to one order
+      admin.c      do-not-disturb list, rules show / reload, test clock */
 
 #ifndef BROKER_H_INCLUDED
 #define BROKER_H_INCLUDED
 
 #include "wob.h"
 #include "store.h"
+#include "rulebook.h"
 
 #define BROKER_MAX_CHANNELS STORE_MAX_CHANNELS
 
@@ -49,6 +53,8 @@ typedef struct {
     uint32_t lease_ms;          //  lease for all channels (0 = per channel)
     uint32_t max_attempts;      //  attempts per order (0 = 3)
     uint32_t backoff_ms;        //  first retry delay (0 = 30 s)
+    char *rules_path;           //  rule file (NULL = built-in defaults)
+    bool test_clock;            //  allow ClockSet (tests only)
 } broker_config_t;
 
 //  One wave in memory (all waves are: they are few, orders are not).
@@ -58,6 +64,8 @@ typedef struct {
     bool stats_dirty;           //  stats changed in this group
     bool may_have_queued [BROKER_MAX_CHANNELS];  //  queue run maybe non-empty
     uint64_t sweep_after;       //  end-of-window sweep position (order id)
+    zhashx_t *rule_counts;      //  "filtered/RULE" etc. -> uint64_t *
+    bool counts_dirty;          //  rule_counts changed in this group
 } wave_t;
 
 typedef struct _workers_t workers_t;
@@ -79,7 +87,10 @@ struct _broker_t {
     zframe_t *sender;           //  routing id of the message in hand
     char sender_key [520];      //  its hex form, a hash key
     uint64_t request_id;        //  request id of the message in hand
-    int64_t now;                //  wall clock of this loop turn (ms)
+    rulebook_t *rules;          //  coordination rules in force
+    int64_t rules_loaded_ms;    //  when they were loaded
+    int64_t clock_offset;       //  test clock: added to the wall clock
+    int64_t now;                //  clock of this loop turn (ms)
     int64_t started;            //  when the broker started (ms)
     uint64_t rng;               //  jitter for back-off
     char group_error [WOB_ERRLEN];  //  why this turn must roll back, or ""
@@ -104,6 +115,8 @@ wave_t *broker_wave (broker_t *self, const char *wave_id);
 wave_t *broker_wave_by_seq (broker_t *self, uint32_t seq);
 //  Adds a wave loaded or created by intake (takes ownership of wave).
 wave_t *broker_wave_add (broker_t *self, Wob__Wave *wave);
+//  The wave's count under key ("filtered/duplicate"), created at 0.
+uint64_t *broker_wave_count (wave_t *wave, const char *key);
 channel_t *broker_channel (broker_t *self, const char *name);
 //  Comma-separated configured channel names, for error messages.
 const char *broker_channel_list (broker_t *self);
@@ -138,6 +151,42 @@ int plan_check (broker_t *self, Wob__Wave *wave, char *err);
 const char *plan_route (broker_t *self, Wob__Wave *wave, Wob__Target *target,
                         char *why, size_t why_size);
 
+//  --- rules.c ------------------------------------------------------------
+typedef struct {
+    Wob__State to;              //  what the rules say the order becomes
+    const char *rule;           //  the deciding rule's name, or NULL
+    char reason [256];          //  why, for the history
+} rules_verdict_t;
+
+//  Rules for a new order (channel already chosen by the plan; "" if none).
+int rules_intake (broker_t *self, wave_t *wave, Wob__Order *order,
+                  rules_verdict_t *verdict, char *err);
+//  Rules just before a lease: DISPATCHED means go ahead.
+int rules_dispatch (broker_t *self, Wob__Order *order, rules_verdict_t *verdict,
+                    char *err);
+//  1 (and the verdict filled) when the number is on the do-not-disturb list.
+int rules_suppressed (broker_t *self, Wob__Order *order, rules_verdict_t *verdict,
+                      char *err);
+//  Quiet hours / time: QUEUED or DEFERRED (with not_before_ms set).
+int rules_timing (broker_t *self, Wob__Order *order, rules_verdict_t *verdict);
+//  End of the channel's quiet hours if now is inside them, else 0.
+int64_t rules_quiet_until (broker_t *self, const char *channel);
+//  Records the first contact of an order (frequency caps count these).
+int rules_contacted (broker_t *self, Wob__Order *order, char *err);
+//  Counts a decision in the wave's counts by rule ("filtered/duplicate").
+void rules_count (broker_t *self, uint32_t wave_seq, const char *kind, const char *rule);
+//  Applies a verdict to an order: the move, its history and its count.
+int rules_apply (broker_t *self, Wob__Order *order, rules_verdict_t *verdict, char *err);
+
+//  --- admin.c ------------------------------------------------------------
+void admin_suppress_add (broker_t *self, Wob__SuppressAdd *msg);
+void admin_suppress_remove (broker_t *self, Wob__SuppressRemove *msg);
+void admin_suppress_list (broker_t *self, Wob__SuppressList *msg);
+void admin_rules (broker_t *self, Wob__RulesRequest *msg);
+void admin_clock (broker_t *self, Wob__ClockSet *msg);
+//  (Re)loads the rule file; on failure the rules in force stay.
+int admin_load_rules (broker_t *self, char *err);
+
 //  --- intake.c -----------------------------------------------------------
 void intake_begin (broker_t *self, Wob__SubmitBegin *msg);
 void intake_chunk (broker_t *self, Wob__SubmitChunk *msg);
@@ -158,6 +207,7 @@ void leases_destroy (leases_t **self_p);
 //  Reloads the lease table from the store (start-up and after a failed group).
 int leases_load (broker_t *self, char *err);
 //  Leases order to worker (order must be queued): durable in this group.
+//  Takes ownership of order, also on failure.
 typedef struct _worker_t worker_t;
 int leases_grant (broker_t *self, worker_t *worker, Wob__Order *order, char *err);
 uint32_t leases_held_by (leases_t *self, const char *worker_name);

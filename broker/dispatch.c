@@ -81,12 +81,24 @@ dispatch_run (broker_t *self, char *err)
             Wob__Order *order;
             if (store_order_get (self->store, id, &order, err))
                 return WOB_ERR_STORE;
-            int rc = leases_grant (self, worker, order, err);
-            if (rc) {
-                wob__order__free_unpacked (order, NULL);
-                return rc;
-            }
             budget--;
+            //  Last look before contact: suppressed since intake, a cap
+            //  reached by another campaign, quiet hours begun.
+            rules_verdict_t verdict;
+            int rc = rules_dispatch (self, order, &verdict, err);
+            if (!rc && verdict.to != WOB__STATE__STATE_DISPATCHED) {
+                rc = rules_apply (self, order, &verdict, err);
+                wob__order__free_unpacked (order, NULL);
+                if (rc)
+                    return rc;
+                continue;
+            }
+            if (!rc)
+                rc = leases_grant (self, worker, order, err);   //  takes order
+            else
+                wob__order__free_unpacked (order, NULL);
+            if (rc)
+                return rc;
         }
     }
     return budget? 0: 1;        //  1: budget used up, more may be ready

@@ -151,20 +151,23 @@ s_add_target (broker_t *self, wave_t *wave, Wob__Target *target, char *err)
     order.wave_seq = w->seq;
     order.target = target;
     const char *channel = plan_route (self, w, target, why, sizeof (why));
-    Wob__State to = WOB__STATE__STATE_QUEUED;
-    if (!channel) {
-        order.channel = (char *) "";
-        to = WOB__STATE__STATE_FILTERED;
+    order.channel = (char *) (channel? channel: "");
+    //  The coordination rules decide what the order becomes.
+    rules_verdict_t verdict;
+    int rc = rules_intake (self, wave, &order, &verdict, err);
+    if (rc)
+        return rc;
+    char reason [480];
+    if (verdict.rule) {
+        const char *kind = verdict.to == WOB__STATE__STATE_FILTERED? "filtered":
+                           verdict.to == WOB__STATE__STATE_DEFERRED? "deferred": "held";
+        rules_count (self, w->seq, kind, verdict.rule);
+        snprintf (reason, sizeof (reason), "%s; rule %s: %s", why, verdict.rule,
+                  *verdict.reason? verdict.reason: why);
     }
-    else {
-        order.channel = (char *) channel;
-        if (w->start_ms > self->now) {
-            order.not_before_ms = w->start_ms;
-            to = WOB__STATE__STATE_DEFERRED;
-            strncat (why, "; deferred until the wave window opens", sizeof (why) - strlen (why) - 1);
-        }
-    }
-    int rc = lifecycle_create (self, &order, to, "intake", why, err);
+    else
+        snprintf (reason, sizeof (reason), "%s", why);
+    rc = lifecycle_create (self, &order, verdict.to, "intake", reason, err);
     if (!rc)
         rc = store_msisdn_add (self->store, target->msisdn, order.id, err);
     if (!rc)
@@ -275,13 +278,22 @@ intake_commit (broker_t *self, Wob__SubmitCommit *msg)
         total += st->by_state [s];
     sum->received = total;
     sum->filtered = st->by_state [WOB__STATE__STATE_FILTERED];
+    sum->control = st->by_state [WOB__STATE__STATE_CONTROL];
     sum->merged = st->by_state [WOB__STATE__STATE_MERGED];
     sum->queued = st->by_state [WOB__STATE__STATE_QUEUED];
     sum->deferred = st->by_state [WOB__STATE__STATE_DEFERRED];
     sum->accepted = total - sum->filtered;
-    if (sum->filtered) {
-        sum->filtered_by_rule = calloc (1, sizeof (Wob__Count *));
-        sum->filtered_by_rule [sum->n_filtered_by_rule++] = wob_count_new ("plan", sum->filtered);
+    size_t rules = wave->rule_counts? zhashx_size (wave->rule_counts): 0;
+    sum->filtered_by_rule = calloc (rules + 1, sizeof (Wob__Count *));
+    sum->deferred_by_rule = calloc (rules + 1, sizeof (Wob__Count *));
+    for (uint64_t *count = rules? zhashx_first (wave->rule_counts): NULL; count;
+         count = zhashx_next (wave->rule_counts)) {
+        const char *key = zhashx_cursor (wave->rule_counts);
+        if (strncmp (key, "filtered/", 9) == 0)
+            sum->filtered_by_rule [sum->n_filtered_by_rule++] = wob_count_new (key + 9, *count);
+        else
+        if (strncmp (key, "deferred/", 9) == 0)
+            sum->deferred_by_rule [sum->n_deferred_by_rule++] = wob_count_new (key + 9, *count);
     }
     sum->by_channel = calloc (BROKER_MAX_CHANNELS, sizeof (Wob__Count *));
     for (int c = 1; c < BROKER_MAX_CHANNELS; c++)

@@ -119,8 +119,12 @@ leases_grant (broker_t *self, worker_t *worker, Wob__Order *order, char *err)
     snprintf (reason, sizeof (reason), "leased to %s until %s (attempt %u)", worker->name,
               wob_format_time (order->lease_deadline_ms, when, sizeof (when)), order->attempts);
     int rc = lifecycle_move (self, order, WOB__STATE__STATE_DISPATCHED, "dispatch", reason, err);
-    if (rc)
+    if (!rc)
+        rc = rules_contacted (self, order, err);
+    if (rc) {
+        wob__order__free_unpacked (order, NULL);
         return rc;
+    }
     s_add (self->leases, order->id, worker->name, order->lease_deadline_ms, order->attempts);
     worker->outstanding++;
     //  The order travels to the worker after the commit.

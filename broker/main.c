@@ -15,10 +15,21 @@
             max_attempts = 3
             backoff_ms = 30000
             map_size = 68719476736
-            max_message = 16777216                                          */
+            max_message = 16777216
+            rules = /etc/wob/rules.yaml  # coordination rules (SIGHUP reloads)  */
 
 #include "broker.h"
 #include <getopt.h>
+#include <signal.h>
+
+static volatile sig_atomic_t s_reload;     //  SIGHUP seen
+
+static void
+s_on_hup (int signum)
+{
+    (void) signum;
+    s_reload = 1;
+}
 
 static void
 s_usage (FILE *out)
@@ -38,7 +49,10 @@ s_usage (FILE *out)
         "  --backoff-ms N         first retry delay, doubled per attempt (default 30000)\n"
         "  --map-size BYTES       LMDB map size (default 64 GiB; sparse)\n"
         "  --max-message BYTES    largest message accepted (default 16 MiB)\n"
-        "  --port-file FILE       write the bound port there (for tcp://...:*)\n");
+        "  --port-file FILE       write the bound port there (for tcp://...:*)\n"
+        "  --rules FILE           coordination rule file (YAML); SIGHUP or\n"
+        "                         'wobctl rules reload' re-reads it (default: built-in rules)\n"
+        "  --test-clock           let 'wobctl clock advance' move the broker's clock (tests only)\n");
 }
 
 static long long
@@ -85,6 +99,7 @@ s_load_config (const char *path, broker_config_t *config)
             else if (streq (key, "backoff_ms"))        config->backoff_ms = (uint32_t) s_number (option, value);
             else if (streq (key, "map_size"))          config->map_size = (size_t) s_number (option, value);
             else if (streq (key, "max_message"))       config->max_message = (size_t) s_number (option, value);
+            else if (streq (key, "rules"))             config->rules_path = value;
             else {
                 fprintf (stderr, "wob-broker: %s: unknown key 'broker/%s'\n", path, key);
                 zconfig_destroy (&root);
@@ -117,7 +132,8 @@ main (int argc, char *argv [])
         { "lease-ms", required_argument, 0, 'l' }, { "max-attempts", required_argument, 0, 'a' },
         { "backoff-ms", required_argument, 0, 'b' }, { "map-size", required_argument, 0, 'm' },
         { "max-message", required_argument, 0, 'M' }, { "port-file", required_argument, 0, 'p' },
-        { "config", required_argument, 0, 'C' }, { "help", no_argument, 0, '?' }, { 0, 0, 0, 0 }
+        { "config", required_argument, 0, 'C' }, { "rules", required_argument, 0, 'r' },
+        { "test-clock", no_argument, 0, 'T' }, { "help", no_argument, 0, '?' }, { 0, 0, 0, 0 }
     };
     int c;
     while ((c = getopt_long (argc, argv, "", options, NULL)) != -1) {
@@ -134,6 +150,8 @@ main (int argc, char *argv [])
             case 'M': config.max_message = (size_t) s_number ("--max-message", optarg); break;
             case 'p': port_file = optarg; break;
             case 'C': break;                //  read above
+            case 'r': config.rules_path = optarg; break;
+            case 'T': config.test_clock = true; break;
             default:
                 s_usage (c == '?' && optopt == 0? stdout: stderr);
                 return c == '?' && optopt == 0? 0: 1;
@@ -170,10 +188,19 @@ main (int argc, char *argv [])
         }
         free (port);
     }
-    //  CZMQ's handler sets zsys_interrupted on SIGINT and SIGTERM.
+    //  CZMQ's handler sets zsys_interrupted on SIGINT and SIGTERM; SIGHUP
+    //  interrupts the wait too (no SA_RESTART) and asks for a rules reload.
+    struct sigaction action = { .sa_handler = s_on_hup };
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGHUP, &action, NULL);
     while (!zsys_interrupted) {
         char *message = zstr_recv (broker);
         free (message);
+        if (s_reload) {
+            s_reload = 0;
+            zstr_send (broker, "RELOAD");
+            continue;
+        }
         if (!message)
             break;
     }

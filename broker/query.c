@@ -57,6 +57,12 @@ s_wave (broker_t *self, const char *wave_id)
     for (int o = 1; o <= WOB__OUTCOME__OUTCOME_UNDELIVERED; o++)
         status->by_outcome [status->n_by_outcome++] = wob_count_new (wob_outcome_name (o),
                                                                wave->stats.by_outcome [o]);
+    size_t rules = wave->rule_counts? zhashx_size (wave->rule_counts): 0;
+    status->by_rule = calloc (rules + 1, sizeof (Wob__Count *));
+    for (uint64_t *count = rules? zhashx_first (wave->rule_counts): NULL; count;
+         count = zhashx_next (wave->rule_counts))
+        status->by_rule [status->n_by_rule++] =
+            wob_count_new (zhashx_cursor (wave->rule_counts), *count);
     for (int c = 1; c < BROKER_MAX_CHANNELS; c++)
         if (wave->stats.by_channel [c])
             status->by_channel [status->n_by_channel++] =

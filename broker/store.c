@@ -16,6 +16,10 @@
       queue     channel (u8) + wave seq (u32 BE) + 255-priority (u8) + id -> ""
       timers    due ms (u64 BE) + order id (u64 BE) -> ""
       leases    order id (u64 BE) -> ""
+      suppress  number + NUL + channel -> SuppressEntry (protobuf)
+      contacts  number + NUL + at ms (u64 BE) + order id -> channel name
+      wave_msisdn  wave seq (u32 BE) + number -> order id
+      rule_counts  wave seq (u32 BE) + rule name -> u64
 
     Big-endian keys make LMDB's byte order the numeric order, so "head of a
     queue" and "timers due by now" are one cursor positioning each.        */
@@ -89,7 +93,9 @@ s_open_dbs (store_t *self, char *err)
         { "orders", &self->orders, 0 }, { "history", &self->history, 0 },
         { "msisdn", &self->msisdn, MDB_DUPSORT | MDB_DUPFIXED },
         { "wave_ord", &self->wave_ord, 0 }, { "queue", &self->queue, 0 },
-        { "timers", &self->timers, 0 }, { "leases", &self->leases, 0 }
+        { "timers", &self->timers, 0 }, { "leases", &self->leases, 0 },
+        { "suppress", &self->suppress, 0 }, { "contacts", &self->contacts, 0 },
+        { "wave_msisdn", &self->wave_msisdn, 0 }, { "rule_counts", &self->rule_counts, 0 }
     };
     //  A store that has data but no magic is someone else's LMDB.
     MDB_dbi main_dbi;
@@ -175,7 +181,7 @@ store_new (const store_config_t *config, char *err)
     }
     int rc = mdb_env_create (&self->env);
     if (rc == 0)
-        rc = mdb_env_set_maxdbs (self->env, 16);
+        rc = mdb_env_set_maxdbs (self->env, 32);
     if (rc == 0)
         rc = mdb_env_set_mapsize (self->env, config->map_size? config->map_size:
                                   (size_t) 64 << 30);

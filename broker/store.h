@@ -89,6 +89,43 @@ int store_lease_del (store_t *self, uint64_t id, char *err);
 typedef int (store_id_fn) (void *arg, uint64_t id);
 int store_lease_each (store_t *self, store_id_fn *fn, void *arg, char *err);
 
+//  Do-not-disturb list: key (number, channel); "" channel = all channels.
+int store_suppress_put (store_t *self, Wob__SuppressEntry *entry, char *err);
+//  Removes (number, channel); *removed says whether it existed.
+int store_suppress_del (store_t *self, const char *msisdn, const char *channel,
+                        bool *removed, char *err);
+//  The entry that bars number on channel at now (all-channel entries
+//  first), or *entry_p NULL.  Expired entries do not count.
+int store_suppress_find (store_t *self, const char *msisdn, const char *channel,
+                         int64_t now_ms, Wob__SuppressEntry **entry_p, char *err);
+//  Up to limit entries in number order, starting after `after` ("" = from
+//  the start) or only those of `msisdn` when given; *count_p entries.
+int store_suppress_list (store_t *self, const char *msisdn, const char *after,
+                         size_t limit, Wob__SuppressEntry ***entries_p, size_t *count_p,
+                         char *err);
+uint64_t store_suppress_count (store_t *self);
+
+//  Contacts: when each customer was contacted on which channel (the
+//  frequency caps count these).
+int store_contact_add (store_t *self, const char *msisdn, int64_t at_ms, uint64_t order_id,
+                       const char *channel, char *err);
+//  Contacts of number since since_ms, on channel ("" = all).
+int store_contact_count (store_t *self, const char *msisdn, int64_t since_ms,
+                         const char *channel, uint32_t *count_p, char *err);
+
+//  Numbers already in a wave (duplicate filter): order id or 0.
+int store_wave_msisdn_get (store_t *self, uint32_t wave_seq, const char *msisdn,
+                           uint64_t *id_p, char *err);
+int store_wave_msisdn_put (store_t *self, uint32_t wave_seq, const char *msisdn,
+                           uint64_t id, char *err);
+
+//  Per-wave counts by rule name (filtered, deferred, merged by which rule).
+int store_rule_count_put (store_t *self, uint32_t wave_seq, const char *rule,
+                          uint64_t count, char *err);
+typedef int (store_count_fn) (void *arg, const char *rule, uint64_t count);
+int store_rule_count_each (store_t *self, uint32_t wave_seq, store_count_fn *fn, void *arg,
+                           char *err);
+
 //  --- Waves --------------------------------------------------------------
 int store_wave_get (store_t *self, const char *wave_id, Wob__Wave **wave_p, char *err);
 int store_wave_put (store_t *self, Wob__Wave *wave, char *err);

@@ -197,3 +197,243 @@ store_lease_each (store_t *self, store_id_fn *fn, void *arg, char *err)
     return result;
 }
 
+//  --- Do-not-disturb list -------------------------------------------------
+
+//  Key: number, NUL, channel.  Returns the key length.
+static size_t
+s_suppress_key (char *k, size_t size, const char *msisdn, const char *channel)
+{
+    int len = snprintf (k, size, "%s%c%s", msisdn, 0, channel? channel: "");
+    return len < 0 || (size_t) len >= size? size - 1: (size_t) len;
+}
+
+int
+store_suppress_put (store_t *self, Wob__SuppressEntry *entry, char *err)
+{
+    char k [128];
+    size_t klen = s_suppress_key (k, sizeof (k), entry->msisdn, entry->channel);
+    return store_priv_put_message (self, self->suppress, k, klen, &entry->base, err,
+                                   "writing the do-not-disturb list");
+}
+
+int
+store_suppress_del (store_t *self, const char *msisdn, const char *channel, bool *removed,
+                    char *err)
+{
+    char k [128];
+    size_t klen = s_suppress_key (k, sizeof (k), msisdn, channel);
+    MDB_val key = { klen, k };
+    int rc = mdb_del (self->txn, self->suppress, &key, NULL);
+    *removed = rc == 0;
+    if (rc && rc != MDB_NOTFOUND)
+        return store_priv_fail (self, err, rc, "removing from the do-not-disturb list");
+    self->dirty = self->dirty || *removed;
+    return 0;
+}
+
+static int
+s_suppress_get (store_t *self, const char *msisdn, const char *channel, int64_t now_ms,
+                Wob__SuppressEntry **entry_p, char *err)
+{
+    char k [128];
+    size_t klen = s_suppress_key (k, sizeof (k), msisdn, channel);
+    MDB_val key = { klen, k }, val;
+    int rc = mdb_get (self->txn, self->suppress, &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return store_priv_fail (self, err, rc, "reading the do-not-disturb list");
+    Wob__SuppressEntry *entry = wob__suppress_entry__unpack (NULL, val.mv_size, val.mv_data);
+    if (entry && entry->expires_ms && entry->expires_ms <= now_ms) {
+        wob__suppress_entry__free_unpacked (entry, NULL);
+        entry = NULL;
+    }
+    *entry_p = entry;
+    return 0;
+}
+
+int
+store_suppress_find (store_t *self, const char *msisdn, const char *channel, int64_t now_ms,
+                     Wob__SuppressEntry **entry_p, char *err)
+{
+    *entry_p = NULL;
+    int rc = s_suppress_get (self, msisdn, "", now_ms, entry_p, err);
+    if (!rc && !*entry_p && channel && *channel)
+        rc = s_suppress_get (self, msisdn, channel, now_ms, entry_p, err);
+    return rc;
+}
+
+int
+store_suppress_list (store_t *self, const char *msisdn, const char *after, size_t limit,
+                     Wob__SuppressEntry ***entries_p, size_t *count_p, char *err)
+{
+    *entries_p = calloc (limit + 1, sizeof (Wob__SuppressEntry *));
+    *count_p = 0;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (self->txn, self->suppress, &cursor);
+    if (rc)
+        return store_priv_fail (self, err, rc, "reading the do-not-disturb list");
+    char k [128];
+    size_t klen;
+    if (msisdn && *msisdn)
+        klen = s_suppress_key (k, sizeof (k), msisdn, "");
+    else {
+        //  After "N": the first key past every channel of N
+        klen = snprintf (k, sizeof (k), "%s%c", after? after: "", after && *after? 1: 0);
+    }
+    MDB_val key = { klen, k }, val;
+    size_t prefix = msisdn && *msisdn? strlen (msisdn) + 1: 0;
+    for (rc = mdb_cursor_get (cursor, &key, &val, klen? MDB_SET_RANGE: MDB_FIRST);
+         rc == 0 && *count_p < limit; rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) {
+        if (prefix && (key.mv_size < prefix || memcmp (key.mv_data, k, prefix) != 0))
+            break;
+        Wob__SuppressEntry *entry = wob__suppress_entry__unpack (NULL, val.mv_size, val.mv_data);
+        if (entry)
+            (*entries_p) [(*count_p)++] = entry;
+    }
+    mdb_cursor_close (cursor);
+    if (rc && rc != MDB_NOTFOUND)
+        return store_priv_fail (self, err, rc, "reading the do-not-disturb list");
+    return 0;
+}
+
+uint64_t
+store_suppress_count (store_t *self)
+{
+    MDB_stat st;
+    return mdb_stat (self->txn, self->suppress, &st) == 0? st.ms_entries: 0;
+}
+
+//  --- Contacts ---------------------------------------------------------------
+
+static size_t
+s_contact_key (uint8_t *k, const char *msisdn, int64_t at_ms, uint64_t order_id)
+{
+    size_t len = strlen (msisdn);
+    if (len > 32)
+        len = 32;
+    memcpy (k, msisdn, len);
+    k [len] = 0;
+    store_priv_put_u64 (k + len + 1, (uint64_t) (at_ms < 0? 0: at_ms));
+    store_priv_put_u64 (k + len + 9, order_id);
+    return len + 17;
+}
+
+int
+store_contact_add (store_t *self, const char *msisdn, int64_t at_ms, uint64_t order_id,
+                   const char *channel, char *err)
+{
+    uint8_t k [64];
+    size_t klen = s_contact_key (k, msisdn, at_ms, order_id);
+    return store_priv_put (self, self->contacts, k, klen, (void *) channel, strlen (channel), 0,
+                           err, "recording a contact");
+}
+
+int
+store_contact_count (store_t *self, const char *msisdn, int64_t since_ms, const char *channel,
+                     uint32_t *count_p, char *err)
+{
+    uint8_t k [64];
+    size_t klen = s_contact_key (k, msisdn, since_ms, 0);
+    size_t prefix = klen - 16;
+    *count_p = 0;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (self->txn, self->contacts, &cursor);
+    if (rc)
+        return store_priv_fail (self, err, rc, "reading contacts");
+    MDB_val key = { klen, k }, val;
+    size_t want = channel? strlen (channel): 0;
+    for (rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) {
+        if (key.mv_size != klen || memcmp (key.mv_data, k, prefix) != 0)
+            break;
+        if (!want || (val.mv_size == want && memcmp (val.mv_data, channel, want) == 0))
+            (*count_p)++;
+    }
+    mdb_cursor_close (cursor);
+    if (rc && rc != MDB_NOTFOUND)
+        return store_priv_fail (self, err, rc, "reading contacts");
+    return 0;
+}
+
+//  --- Numbers in a wave -------------------------------------------------------
+
+static size_t
+s_wave_msisdn_key (uint8_t *k, uint32_t wave_seq, const char *msisdn)
+{
+    size_t len = strlen (msisdn);
+    if (len > 32)
+        len = 32;
+    store_priv_put_u32 (k, wave_seq);
+    memcpy (k + 4, msisdn, len);
+    return len + 4;
+}
+
+int
+store_wave_msisdn_get (store_t *self, uint32_t wave_seq, const char *msisdn, uint64_t *id_p,
+                       char *err)
+{
+    uint8_t k [40];
+    MDB_val key = { s_wave_msisdn_key (k, wave_seq, msisdn), k }, val;
+    *id_p = 0;
+    int rc = mdb_get (self->txn, self->wave_msisdn, &key, &val);
+    if (rc == 0 && val.mv_size == 8)
+        *id_p = store_priv_get_u64 (val.mv_data);
+    else
+    if (rc && rc != MDB_NOTFOUND)
+        return store_priv_fail (self, err, rc, "reading a wave's numbers");
+    return 0;
+}
+
+int
+store_wave_msisdn_put (store_t *self, uint32_t wave_seq, const char *msisdn, uint64_t id,
+                       char *err)
+{
+    uint8_t k [40], v [8];
+    store_priv_put_u64 (v, id);
+    return store_priv_put (self, self->wave_msisdn, k, s_wave_msisdn_key (k, wave_seq, msisdn),
+                           v, 8, 0, err, "indexing a wave's numbers");
+}
+
+//  --- Counts by rule -------------------------------------------------------------
+
+int
+store_rule_count_put (store_t *self, uint32_t wave_seq, const char *rule, uint64_t count,
+                      char *err)
+{
+    uint8_t k [4 + 64], v [8];
+    size_t len = strlen (rule);
+    if (len > 64)
+        len = 64;
+    store_priv_put_u32 (k, wave_seq);
+    memcpy (k + 4, rule, len);
+    store_priv_put_u64 (v, count);
+    return store_priv_put (self, self->rule_counts, k, 4 + len, v, 8, 0, err,
+                           "writing rule counts");
+}
+
+int
+store_rule_count_each (store_t *self, uint32_t wave_seq, store_count_fn *fn, void *arg,
+                       char *err)
+{
+    uint8_t k [4];
+    store_priv_put_u32 (k, wave_seq);
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (self->txn, self->rule_counts, &cursor);
+    if (rc)
+        return store_priv_fail (self, err, rc, "reading rule counts");
+    MDB_val key = { 4, k }, val;
+    int result = 0;
+    for (rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE); rc == 0 && !result;
+         rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) {
+        if (key.mv_size < 4 || memcmp (key.mv_data, k, 4) != 0)
+            break;
+        char name [65];
+        size_t len = key.mv_size - 4 < 64? key.mv_size - 4: 64;
+        memcpy (name, (char *) key.mv_data + 4, len);
+        name [len] = 0;
+        result = fn (arg, name, val.mv_size == 8? store_priv_get_u64 (val.mv_data): 0);
+    }
+    mdb_cursor_close (cursor);
+    return result;
+}

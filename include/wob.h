@@ -69,6 +69,9 @@ void wob_str_set (char **field, const char *value);
 zhashx_t *wob_idmap_new (zhashx_destructor_fn *destructor);
 #define WOB_ID_KEY(id) ((void *) (uintptr_t) (id))
 
+//  Parses a duration: "500ms", "90s", "15m", "72h", "7d"; -1 if invalid.
+int64_t wob_parse_duration (const char *text);
+
 //  True when s is valid UTF-8 of len bytes.
 bool wob_utf8_valid (const char *s, size_t len);
 

@@ -176,6 +176,29 @@ wob_parse_time (const char *text, int64_t *ms)
     return 0;
 }
 
+int64_t
+wob_parse_duration (const char *text)
+{
+    if (!text || *text < '0' || *text > '9')
+        return -1;
+    int64_t value = 0;
+    const char *p = text;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        int digit = *p - '0';
+        if (value > (INT64_MAX - digit) / 10)
+            return -1;
+        value = value * 10 + digit;
+    }
+    int64_t unit = streq (p, "ms")? 1:
+                   streq (p, "s")?  1000:
+                   streq (p, "m")?  60 * 1000:
+                   streq (p, "h")?  3600 * 1000:
+                   streq (p, "d")?  86400 * 1000: 0;
+    if (unit == 0 || value > INT64_MAX / unit)
+        return -1;
+    return value * unit;
+}
+
 bool
 wob_utf8_valid (const char *s, size_t len)
 {

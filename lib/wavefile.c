@@ -16,6 +16,11 @@
         sms_template: "{name}, ..."       # optional
         script: "..."                     # optional
         meta: { owner: alice }            # optional map of strings
+        rules:                            # optional overrides of the rule file
+          control: 5%                     #   control group share (0..50%)
+          control_seed: 42                #   same seed, same control group
+          frequency_caps: off             #   on / off, as quiet_hours, merge,
+          quiet_hours: on                 #   duplicate, open_offer
         plan:                             # required, non-empty; the first
           - channel: visit                #   step whose conditions all
             where: { segment: key_account }    # match picks the channel
@@ -478,6 +483,106 @@ s_parse_plan (s_ctx_t *ctx, yaml_node_t *node, Wob__Wave *wave)
     return 0;
 }
 
+//  on / off, true / false, yes / no
+static int
+s_parse_switch (s_ctx_t *ctx, yaml_node_t *node, const char *what, bool *value)
+{
+    const char *text = s_text (ctx, node, what, false);
+    if (!text)
+        return -1;
+    if (streq (text, "on") || streq (text, "true") || streq (text, "yes"))
+        *value = true;
+    else
+    if (streq (text, "off") || streq (text, "false") || streq (text, "no"))
+        *value = false;
+    else
+        return s_fail (ctx, node, "%s: '%.32s' is not on or off", what, text);
+    return 0;
+}
+
+//  rules: per-wave overrides of the broker's rule file.
+static int
+s_parse_rules (s_ctx_t *ctx, yaml_node_t *node, Wob__Wave *wave)
+{
+    if (node->type != YAML_MAPPING_NODE)
+        return s_fail (ctx, node, "rules must be a map (control, control_seed, "
+                       "frequency_caps, quiet_hours, merge, duplicate, open_offer), not %s",
+                       s_type_name (node));
+    Wob__WaveRules *rules = (Wob__WaveRules *) malloc (sizeof (Wob__WaveRules));
+    if (!rules)
+        return s_no_memory (ctx);
+    wob__wave_rules__init (rules);
+    wave->rules = rules;
+    for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+         pair < node->data.mapping.pairs.top; pair++) {
+        yaml_node_t *key = s_node (ctx, pair->key);
+        yaml_node_t *value = s_node (ctx, pair->value);
+        const char *name = s_key (ctx, key, "rules");
+        if (!name || s_check_duplicate (ctx, node, pair, name, "rules"))
+            return -1;
+        bool on = true;
+        int rc = 0;
+        if (streq (name, "control")) {
+            //  "5%" or 0.05
+            const char *text = s_text (ctx, value, "rules: control", false);
+            if (!text)
+                return -1;
+            char *end;
+            double share = strtod (text, &end);
+            if (end != text && streq (end, "%"))
+                share /= 100;
+            else
+            if (end == text || *end)
+                return s_fail (ctx, value, "rules: control: '%.32s' is not a share "
+                               "(e.g. 5%% or 0.05)", text);
+            if (!(share >= 0 && share <= 0.5))
+                return s_fail (ctx, value, "rules: control: %.32s is outside 0..50%%", text);
+            rules->has_control = true;
+            rules->control = share;
+        }
+        else
+        if (streq (name, "control_seed")) {
+            double seed;
+            rc = s_parse_number (ctx, value, "rules: control_seed", &seed);
+            if (!rc && (seed < 0 || seed != (double) (uint64_t) seed))
+                rc = s_fail (ctx, value, "rules: control_seed must be a whole number >= 0");
+            rules->control_seed = (uint64_t) seed;
+        }
+        else
+        if (streq (name, "frequency_caps")) {
+            rc = s_parse_switch (ctx, value, "rules: frequency_caps", &on);
+            rules->no_caps = !on;
+        }
+        else
+        if (streq (name, "quiet_hours")) {
+            rc = s_parse_switch (ctx, value, "rules: quiet_hours", &on);
+            rules->no_quiet_hours = !on;
+        }
+        else
+        if (streq (name, "merge")) {
+            rc = s_parse_switch (ctx, value, "rules: merge", &on);
+            rules->no_merge = !on;
+        }
+        else
+        if (streq (name, "duplicate")) {
+            rc = s_parse_switch (ctx, value, "rules: duplicate", &on);
+            rules->no_duplicate = !on;
+        }
+        else
+        if (streq (name, "open_offer")) {
+            rc = s_parse_switch (ctx, value, "rules: open_offer", &on);
+            rules->no_open_offer = !on;
+        }
+        else
+            rc = s_fail (ctx, key, "unknown key '%s' in rules (expected control, "
+                         "control_seed, frequency_caps, quiet_hours, merge, duplicate, "
+                         "open_offer)", name);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
 static const char *s_kinds [] = {
     "acquisition", "cross_sell", "up_sell", "retention", "winback", NULL
 };
@@ -548,8 +653,13 @@ s_parse_wave (s_ctx_t *ctx, yaml_node_t *root, Wob__Wave *wave, char **targets)
             rc = s_parse_plan (ctx, value, wave);
         }
         else
+        if (streq (name, "rules")) {
+            if (!s_is_null (value))
+                rc = s_parse_rules (ctx, value, wave);
+        }
+        else
             rc = s_fail (ctx, key, "unknown key '%s' (expected campaign, wave, kind, "
-                         "window, targets, sms_template, script, meta, plan)", name);
+                         "window, targets, sms_template, script, meta, plan, rules)", name);
         if (rc)
             return -1;
     }

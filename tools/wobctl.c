@@ -4,17 +4,10 @@
     outputs: aligned tables for people and --json for scripts.  Exit codes:
     0 ok, 1 refused or invalid input, 2 broker unreachable.                */
 
-#include "wob.h"
+#include "wobctl.h"
 #include "wob_targets.h"
 #include <getopt.h>
 #include <unistd.h>
-
-typedef struct {
-    const char *endpoint;       //  broker endpoint
-    bool json;                  //  --json output
-    int timeout_ms;             //  per request
-    wob_client_t *client;
-} ctl_t;
 
 static int
 s_exit_code (int rc)
@@ -22,8 +15,8 @@ s_exit_code (int rc)
     return rc == WOB_OK? 0: rc == WOB_ERR_UNREACHABLE? 2: 1;
 }
 
-static int
-s_fail (int rc, const char *err)
+int
+ctl_fail (int rc, const char *err)
 {
     fprintf (stderr, "wobctl: %s\n", err);
     return s_exit_code (rc);
@@ -35,6 +28,19 @@ s_client (ctl_t *ctl)
     if (!ctl->client)
         ctl->client = wob_client_new (ctl->endpoint, ctl->timeout_ms);
     return ctl->client;
+}
+
+Wob__Envelope *
+ctl_request (ctl_t *ctl, Wob__Envelope__BodyCase body_case, void *body, int *exit_p)
+{
+    Wob__Envelope req = WOB__ENVELOPE__INIT;
+    req.body_case = body_case;
+    req.error = (Wob__Error *) body;        //  every oneof member is a pointer
+    int rc;
+    char err [WOB_ERRLEN];
+    Wob__Envelope *reply = wob_client_request (s_client (ctl), &req, &rc, err);
+    *exit_p = reply? 0: ctl_fail (rc, err);
+    return reply;
 }
 
 //  --- submit -------------------------------------------------------------
@@ -110,7 +116,7 @@ s_submit (ctl_t *ctl, int argc, char **argv)
     Wob__Envelope *reply;
     int rc = wob_client_submit (s_client (ctl), &opts, &reply, err);
     if (rc)
-        return s_fail (rc, err);
+        return ctl_fail (rc, err);
     Wob__SubmitSummary *sum = reply->submit_summary;
     if (ctl->json) {
         printf ("{\"wave\": ");
@@ -119,7 +125,9 @@ s_submit (ctl_t *ctl, int argc, char **argv)
                 ", \"deferred\": %" PRIu64 ", \"merged\": %" PRIu64 ", \"filtered\": %" PRIu64,
                 sum->received, sum->accepted, sum->queued, sum->deferred, sum->merged,
                 sum->filtered);
+        printf (", \"control\": %" PRIu64, sum->control);
         s_counts_json ("filtered_by_rule", sum->filtered_by_rule, sum->n_filtered_by_rule);
+        s_counts_json ("deferred_by_rule", sum->deferred_by_rule, sum->n_deferred_by_rule);
         s_counts_json ("by_channel", sum->by_channel, sum->n_by_channel);
         printf ("}\n");
     }
@@ -129,11 +137,15 @@ s_submit (ctl_t *ctl, int argc, char **argv)
         printf ("  %-12s %10" PRIu64 "\n", "accepted", sum->accepted);
         printf ("  %-12s %10" PRIu64 "\n", "queued", sum->queued);
         printf ("  %-12s %10" PRIu64 "\n", "deferred", sum->deferred);
+        for (size_t i = 0; i < sum->n_deferred_by_rule; i++)
+            printf ("    by %-9s %10" PRIu64 "\n", sum->deferred_by_rule [i]->name,
+                    sum->deferred_by_rule [i]->count);
         printf ("  %-12s %10" PRIu64 "\n", "merged", sum->merged);
         printf ("  %-12s %10" PRIu64 "\n", "filtered", sum->filtered);
         for (size_t i = 0; i < sum->n_filtered_by_rule; i++)
             printf ("    by %-9s %10" PRIu64 "\n", sum->filtered_by_rule [i]->name,
                     sum->filtered_by_rule [i]->count);
+        printf ("  %-12s %10" PRIu64 "\n", "control", sum->control);
         printf ("  by channel:\n");
         for (size_t i = 0; i < sum->n_by_channel; i++)
             printf ("    %-10s %10" PRIu64 "\n", sum->by_channel [i]->name, sum->by_channel [i]->count);
@@ -166,6 +178,7 @@ s_wave_print (ctl_t *ctl, Wob__WaveStatus *st)
         s_counts_json ("by_state", st->by_state, st->n_by_state);
         s_counts_json ("by_outcome", st->by_outcome, st->n_by_outcome);
         s_counts_json ("by_channel", st->by_channel, st->n_by_channel);
+        s_counts_json ("by_rule", st->by_rule, st->n_by_rule);
         printf ("}\n");
         return;
     }
@@ -177,6 +190,8 @@ s_wave_print (ctl_t *ctl, Wob__WaveStatus *st)
     s_counts_table ("orders by state", st->by_state, st->n_by_state, true);
     s_counts_table ("outcomes reported", st->by_outcome, st->n_by_outcome, true);
     s_counts_table ("orders by channel", st->by_channel, st->n_by_channel, false);
+    if (st->n_by_rule)
+        s_counts_table ("decisions by rule", st->by_rule, st->n_by_rule, true);
 }
 
 static void
@@ -272,14 +287,10 @@ s_status (ctl_t *ctl, int argc, char **argv)
         fprintf (stderr, "usage: wobctl status ORDER_ID | --msisdn NUMBER | --wave WAVE\n");
         return 1;
     }
-    Wob__Envelope req = WOB__ENVELOPE__INIT;
-    req.body_case = WOB__ENVELOPE__BODY_STATUS_QUERY;
-    req.status_query = &query;
     int rc;
-    char err [WOB_ERRLEN];
-    Wob__Envelope *reply = wob_client_request (s_client (ctl), &req, &rc, err);
+    Wob__Envelope *reply = ctl_request (ctl, WOB__ENVELOPE__BODY_STATUS_QUERY, &query, &rc);
     if (!reply)
-        return s_fail (rc, err);
+        return rc;
     if (reply->body_case == WOB__ENVELOPE__BODY_WAVE_STATUS)
         s_wave_print (ctl, reply->wave_status);
     else
@@ -319,14 +330,10 @@ s_workers (ctl_t *ctl, int argc, char **argv)
     Wob__WorkersQuery query = WOB__WORKERS_QUERY__INIT;
     if (argc > 1)
         query.channel = argv [1];
-    Wob__Envelope req = WOB__ENVELOPE__INIT;
-    req.body_case = WOB__ENVELOPE__BODY_WORKERS_QUERY;
-    req.workers_query = &query;
     int rc;
-    char err [WOB_ERRLEN];
-    Wob__Envelope *reply = wob_client_request (s_client (ctl), &req, &rc, err);
+    Wob__Envelope *reply = ctl_request (ctl, WOB__ENVELOPE__BODY_WORKERS_QUERY, &query, &rc);
     if (!reply)
-        return s_fail (rc, err);
+        return rc;
     Wob__WorkerList *list = reply->worker_list;
     if (ctl->json) {
         printf ("[");
@@ -410,6 +417,12 @@ s_usage (FILE *out)
         "  status ORDER_ID | --msisdn NUMBER | --wave WAVE\n"
         "  workers [CHANNEL]\n"
         "  gen [--count N] [--seed S] [--out FILE]   synthetic target CSV\n"
+        "  suppress add MSISDN [--reason R] [--channel C] [--expires TIME] [--note TEXT]\n"
+        "  suppress remove MSISDN [--channel C]\n"
+        "  suppress import FILE     CSV: msisdn[,reason,channel,expires,note]\n"
+        "  suppress list [MSISDN]\n"
+        "  rules show | rules reload\n"
+        "  clock advance DURATION   (broker started with --test-clock)\n"
         "exit codes: 0 ok, 1 refused or invalid input, 2 broker unreachable\n"
         "endpoint default: $WOB_ENDPOINT or tcp://127.0.0.1:5570\n");
 }
@@ -469,6 +482,15 @@ main (int argc, char *argv [])
     else
     if (streq (command, "gen"))
         rc = s_gen (sub_argc, sub_argv);
+    else
+    if (streq (command, "suppress"))
+        rc = ctl_suppress (&ctl, sub_argc, sub_argv);
+    else
+    if (streq (command, "rules"))
+        rc = ctl_rules (&ctl, sub_argc, sub_argv);
+    else
+    if (streq (command, "clock"))
+        rc = ctl_clock (&ctl, sub_argc, sub_argv);
     else {
         fprintf (stderr, "wobctl: unknown command '%s'\n", command);
         s_usage (stderr);
