@@ -67,29 +67,33 @@ s_open_offer (broker_t *self, Wob__Order *order, char *why, size_t size, bool *h
     return 0;
 }
 
-//  First frequency cap the customer has reached, or NULL.
-static const rule_cap_t *
-s_cap_reached (broker_t *self, const char *msisdn, const char *channel, char *why, size_t size,
-               char *err, int *rc)
+//  Has the customer reached a frequency cap?  *hit and the verdict say.
+static int
+s_capped (broker_t *self, Wob__Order *order, rules_verdict_t *verdict, bool *hit, char *err)
 {
     const rulebook_t *rules = self->rules;
-    *rc = 0;
+    *hit = false;
     for (size_t i = 0; i < rules->n_caps; i++) {
         const rule_cap_t *cap = &rules->caps [i];
-        if (*cap->channel && !streq (cap->channel, channel))
+        if (*cap->channel && !streq (cap->channel, order->channel))
             continue;
         uint32_t count;
-        if ((*rc = store_contact_count (self->store, msisdn, self->now - cap->window_ms,
-                                        cap->channel, &count, err)))
-            return NULL;
+        int rc = store_contact_count (self->store, order->target->msisdn,
+                                      self->now - cap->window_ms, cap->channel, &count, err);
+        if (rc)
+            return rc;
         if (count >= cap->max) {
-            snprintf (why, size, "%u contact%s %s in the last %" PRId64 " h (cap %u)", count,
-                      count == 1? "": "s", *cap->channel? "on this channel": "across channels",
+            snprintf (verdict->reason, sizeof (verdict->reason), "%u contact%s %s in the "
+                      "last %" PRId64 " h (cap %u)", count, count == 1? "": "s",
+                      *cap->channel? "on this channel": "across channels",
                       cap->window_ms / 3600000, cap->max);
-            return cap;
+            verdict->to = WOB__STATE__STATE_FILTERED;
+            verdict->rule = cap->name;
+            *hit = true;
+            return 0;
         }
     }
-    return NULL;
+    return 0;
 }
 
 int64_t
@@ -175,15 +179,8 @@ rules_intake (broker_t *self, wave_t *wave, Wob__Order *order, rules_verdict_t *
         }
     }
     if (!(over && over->no_caps)) {
-        const rule_cap_t *cap = s_cap_reached (self, msisdn, order->channel, verdict->reason,
-                                               sizeof (verdict->reason), err, &rc);
-        if (rc)
+        if ((rc = s_capped (self, order, verdict, &hit, err)) || hit)
             return rc;
-        if (cap) {
-            verdict->to = WOB__STATE__STATE_FILTERED;
-            verdict->rule = cap->name;
-            return 0;
-        }
     }
     double share = over && over->has_control? over->control: rules->control_share;
     if (s_in_control (w, share, msisdn)) {
@@ -260,16 +257,10 @@ rules_dispatch (broker_t *self, Wob__Order *order, rules_verdict_t *verdict, cha
         return rc == 1? 0: rc;
     wave_t *wave = broker_wave_by_seq (self, order->wave_seq);
     bool no_caps = wave && wave->wave->rules && wave->wave->rules->no_caps;
+    bool hit;
     if (order->attempts == 0 && !no_caps) {
-        const rule_cap_t *cap = s_cap_reached (self, order->target->msisdn, order->channel,
-                                               verdict->reason, sizeof (verdict->reason), err, &rc);
-        if (rc)
+        if ((rc = s_capped (self, order, verdict, &hit, err)) || hit)
             return rc;
-        if (cap) {
-            verdict->to = WOB__STATE__STATE_FILTERED;
-            verdict->rule = cap->name;
-            return 0;
-        }
     }
     rules_timing (self, order, verdict);
     if (verdict->to == WOB__STATE__STATE_QUEUED)
