@@ -18,6 +18,7 @@
       query.c      status and workers queries (read only)
       rulebook.c   the rule file: parse, validate, defaults
       rules.c      the coordination rules applied to one order
+      coordinate.c merge, absorb, fallback, collaboration across orders
       admin.c      do-not-disturb list, rules show / reload, test clock */
 
 #ifndef BROKER_H_INCLUDED
@@ -149,7 +150,7 @@ int plan_check (broker_t *self, Wob__Wave *wave, char *err);
 //  Channel for a target (NULL if no step matches; *why says which step or
 //  why not).
 const char *plan_route (broker_t *self, Wob__Wave *wave, Wob__Target *target,
-                        char *why, size_t why_size);
+                        const char **fallback, char *why, size_t why_size);
 
 //  --- rules.c ------------------------------------------------------------
 typedef struct {
@@ -161,6 +162,10 @@ typedef struct {
 //  Rules for a new order (channel already chosen by the plan; "" if none).
 int rules_intake (broker_t *self, wave_t *wave, Wob__Order *order,
                   rules_verdict_t *verdict, char *err);
+//  Rules for an order moving to its fallback channel: suppression and caps
+//  of the new channel, quiet hours.
+int rules_transfer (broker_t *self, Wob__Order *order, rules_verdict_t *verdict,
+                    char *err);
 //  Rules just before a lease: DISPATCHED means go ahead.
 int rules_dispatch (broker_t *self, Wob__Order *order, rules_verdict_t *verdict,
                     char *err);
@@ -177,6 +182,21 @@ int rules_contacted (broker_t *self, Wob__Order *order, char *err);
 void rules_count (broker_t *self, uint32_t wave_seq, const char *kind, const char *rule);
 //  Applies a verdict to an order: the move, its history and its count.
 int rules_apply (broker_t *self, Wob__Order *order, rules_verdict_t *verdict, char *err);
+
+//  --- coordinate.c -------------------------------------------------------
+//  True when this outcome moves the order to its wave's fallback channel.
+bool coordinate_falls_back (broker_t *self, Wob__Order *order, int outcome);
+//  After an outcome was recorded: the fallback order, cancelled siblings,
+//  the outcome passed on to the orders merged into this one.
+int coordinate_after_outcome (broker_t *self, Wob__Order *order, Wob__OutcomeItem *item,
+                              char *err);
+//  Merge at intake: folds order into the customer's open order of the same
+//  channel (or the channel it is absorbed into).  *hit and the verdict say.
+int coordinate_merge (broker_t *self, wave_t *wave, Wob__Order *order,
+                      rules_verdict_t *verdict, bool *hit, char *err);
+//  After a new order is stored: absorbs the customer's open orders of the
+//  channels that this order's channel absorbs.
+int coordinate_absorb (broker_t *self, Wob__Order *order, char *err);
 
 //  --- admin.c ------------------------------------------------------------
 void admin_suppress_add (broker_t *self, Wob__SuppressAdd *msg);
@@ -214,6 +234,8 @@ uint32_t leases_held_by (leases_t *self, const char *worker_name);
 //  Returns every lease of a worker to the queue (reason for the history).
 int leases_release_worker (broker_t *self, const char *worker_name,
                            const char *reason, char *err);
+//  Drops an order's lease from the table (the order's state is the caller's).
+void leases_forget (broker_t *self, Wob__Order *order);
 //  Returns a worker's leases except those in keep.
 int leases_release_unclaimed (broker_t *self, const char *worker_name,
                               const uint64_t *keep, size_t n_keep,

@@ -150,8 +150,10 @@ s_add_target (broker_t *self, wave_t *wave, Wob__Target *target, char *err)
     order.campaign = w->campaign;
     order.wave_seq = w->seq;
     order.target = target;
-    const char *channel = plan_route (self, w, target, why, sizeof (why));
+    const char *fallback;
+    const char *channel = plan_route (self, w, target, &fallback, why, sizeof (why));
     order.channel = (char *) (channel? channel: "");
+    order.fallback = (char *) fallback;
     //  The coordination rules decide what the order becomes.
     rules_verdict_t verdict;
     int rc = rules_intake (self, wave, &order, &verdict, err);
@@ -168,6 +170,9 @@ s_add_target (broker_t *self, wave_t *wave, Wob__Target *target, char *err)
     else
         snprintf (reason, sizeof (reason), "%s", why);
     rc = lifecycle_create (self, &order, verdict.to, "intake", reason, err);
+    if (!rc && (verdict.to == WOB__STATE__STATE_QUEUED || verdict.to == WOB__STATE__STATE_DEFERRED))
+        rc = coordinate_absorb (self, &order, err);
+    free (order.merged_from);           //  the rest of order is the request's
     if (!rc)
         rc = store_msisdn_add (self->store, target->msisdn, order.id, err);
     if (!rc)

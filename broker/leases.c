@@ -146,13 +146,19 @@ leases_grant (broker_t *self, worker_t *worker, Wob__Order *order, char *err)
 
 //  Ends a lease without an outcome: back to the queue, or expired when the
 //  wave's window has closed.
+void
+leases_forget (broker_t *self, Wob__Order *order)
+{
+    worker_t *worker = workers_by_name (self->workers, order->worker);
+    if (worker && worker->outstanding > 0 && zhashx_lookup (self->leases->table, S_KEY (order->id)))
+        worker->outstanding--;
+    zhashx_delete (self->leases->table, S_KEY (order->id));
+}
+
 static int
 s_return (broker_t *self, Wob__Order *order, const char *reason, char *err)
 {
-    worker_t *worker = workers_by_name (self->workers, order->worker);
-    if (worker && worker->outstanding > 0)
-        worker->outstanding--;
-    zhashx_delete (self->leases->table, S_KEY (order->id));
+    leases_forget (self, order);
     wave_t *wave = broker_wave_by_seq (self, order->wave_seq);
     if (wave && wave->wave->end_ms && wave->wave->end_ms <= self->now)
         return lifecycle_move (self, order, WOB__STATE__STATE_EXPIRED, "broker",
@@ -308,9 +314,7 @@ s_outcome (broker_t *self, worker_t *worker, Wob__OutcomeItem *item, bool *faile
     order->outcome_attempt = item->attempt;
     wob_str_set (&order->outcome_worker, worker->name);
     wob_str_set (&order->outcome_note, item->note);
-    zhashx_delete (self->leases->table, S_KEY (order->id));
-    if (worker->outstanding > 0)
-        worker->outstanding--;
+    leases_forget (self, order);
     worker->done++;
     lifecycle_count_outcome (self, order, item->outcome);
 
@@ -344,12 +348,33 @@ s_outcome (broker_t *self, worker_t *worker, Wob__OutcomeItem *item, bool *faile
                   wob_format_time (order->not_before_ms, when, sizeof (when)), note);
     }
     else
+    if (coordinate_falls_back (self, order, item->outcome)) {
+        //  The wave's auxiliary channel takes over, after the rule's attempts.
+        if (order->attempts < self->rules->fallback_after) {
+            to = WOB__STATE__STATE_RETRY;
+            order->not_before_ms = self->now + s_backoff (self, channel, order->attempts);
+            snprintf (reason, sizeof (reason), "outcome %s (attempt %u of %u before fallback "
+                      "to %s); retry at %s %s", outcome_name, order->attempts,
+                      self->rules->fallback_after, order->fallback,
+                      wob_format_time (order->not_before_ms, when, sizeof (when)), note);
+        }
+        else {
+            to = WOB__STATE__STATE_TRANSFERRED;
+            order->transferred_to = store_next_order_id (self->store);
+            snprintf (reason, sizeof (reason), "rule fallback: outcome %s after %u attempt%s; "
+                      "transferred to %s as order %" PRIu64 " %s", outcome_name, order->attempts,
+                      order->attempts == 1? "": "s", order->fallback, order->transferred_to, note);
+        }
+    }
+    else
         snprintf (reason, sizeof (reason), "outcome %s %s", outcome_name, note);
     if (ended && (to == WOB__STATE__STATE_RETRY || to == WOB__STATE__STATE_DEFERRED)) {
         to = WOB__STATE__STATE_EXPIRED;
         strncat (reason, "; wave window closed", sizeof (reason) - strlen (reason) - 1);
     }
     rc = lifecycle_move (self, order, to, worker->name, reason, err);
+    if (!rc)
+        rc = coordinate_after_outcome (self, order, item, err);
     wob__order__free_unpacked (order, NULL);
     if (rc) {
         *failed = true;

@@ -94,8 +94,10 @@ plan_check (broker_t *self, Wob__Wave *wave, char *err)
 }
 
 const char *
-plan_route (broker_t *self, Wob__Wave *wave, Wob__Target *target, char *why, size_t size)
+plan_route (broker_t *self, Wob__Wave *wave, Wob__Target *target, const char **fallback,
+            char *why, size_t size)
 {
+    *fallback = "";
     for (size_t i = 0; i < wave->n_plan; i++) {
         Wob__PlanStep *step = wave->plan [i];
         bool match = true;
@@ -110,6 +112,8 @@ plan_route (broker_t *self, Wob__Wave *wave, Wob__Target *target, char *why, siz
                 continue;           //  no usable preference: try the next step
         }
         snprintf (why, size, "plan step %zu -> %s", i + 1, channel);
+        if (*step->fallback && !streq (step->fallback, channel))
+            *fallback = step->fallback;
         return broker_channel (self, channel)->name;
     }
     snprintf (why, size, "plan: no step of wave '%s' matches this target", wave->id);

@@ -190,6 +190,8 @@ rules_intake (broker_t *self, wave_t *wave, Wob__Order *order, rules_verdict_t *
         verdict->rule = "control";
         return 0;
     }
+    if ((rc = coordinate_merge (self, wave, order, verdict, &hit, err)) || hit)
+        return rc;
     char when [32];
     if (w->start_ms > self->now) {
         order->not_before_ms = w->start_ms;
@@ -245,6 +247,19 @@ rules_timing (broker_t *self, Wob__Order *order, rules_verdict_t *verdict)
     verdict->to = WOB__STATE__STATE_QUEUED;
     verdict->rule = NULL;
     return 0;
+}
+
+int
+rules_transfer (broker_t *self, Wob__Order *order, rules_verdict_t *verdict, char *err)
+{
+    int rc;
+    bool hit;
+    verdict->rule = NULL;
+    if (self->rules->suppression && (rc = rules_suppressed (self, order, verdict, err)) != 0)
+        return rc == 1? 0: rc;
+    if ((rc = s_capped (self, order, verdict, &hit, err)) || hit)
+        return rc;
+    return rules_timing (self, order, verdict);
 }
 
 int
