@@ -30,6 +30,12 @@
 
 #define BROKER_MAX_CHANNELS STORE_MAX_CHANNELS
 
+//  Token bucket for throttling: refilled at a rate, spent one per lease.
+typedef struct {
+    double tokens;              //  leases allowed now
+    int64_t last_ms;            //  last refill
+} bucket_t;
+
 typedef struct {
     char *name;                 //  "sms", "call", "visit", ...
     uint8_t id;                 //  store's channel id
@@ -37,6 +43,7 @@ typedef struct {
     uint32_t max_attempts;      //  retryable failures before "failed"
     uint32_t backoff_ms;        //  first retry delay, doubled per attempt
     uint32_t backoff_max_ms;    //  cap on the retry delay
+    bucket_t bucket;            //  channel throttle (rule file)
 } channel_t;
 
 typedef struct {
@@ -283,6 +290,7 @@ struct _worker_t {
     char **owns;                //  declared ranges / regions
     size_t n_owns;
     Wob__Leases *batch;         //  leases granted this turn, sent after commit
+    bucket_t bucket;            //  per-worker throttle (rule file)
 };
 
 //  --- query.c ------------------------------------------------------------

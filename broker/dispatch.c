@@ -10,6 +10,10 @@
     Also here: timers that bring deferred, retrying and call-back orders
     back to the queue when they are due.
 
+    Throttling (rule file): a token bucket per channel and one per worker,
+    refilled at the configured rate with a burst of a tenth of a second;
+    a lease spends one token from each.
+
     Choosing a worker is a scan over the channel's workers; issue 4
     (distribution strategies) replaces it with ownership indexes.        */
 
@@ -43,14 +47,33 @@ s_best_head (broker_t *self, uint8_t channel, uint64_t *id_p, char *err)
     return 0;
 }
 
-//  Least loaded worker of the channel with free credit, or NULL.
+//  Refills a bucket for rate per second (0 = unlimited); true if a token
+//  is there to spend.
+static bool
+s_has_token (bucket_t *bucket, double rate, int64_t now)
+{
+    if (rate <= 0)
+        return true;
+    double burst = rate / 10 > 1? rate / 10: 1;
+    if (bucket->last_ms == 0)
+        bucket->tokens = burst;
+    else
+    if (now > bucket->last_ms)
+        bucket->tokens += (double) (now - bucket->last_ms) * rate / 1000;
+    if (bucket->tokens > burst)
+        bucket->tokens = burst;
+    bucket->last_ms = now;
+    return bucket->tokens >= 1;
+}
+
+//  Least loaded worker of the channel with free credit (and tokens), or NULL.
 static worker_t *
-s_pick_worker (worker_t **workers, size_t count)
+s_pick_worker (worker_t **workers, size_t count, double worker_rate, int64_t now)
 {
     worker_t *best = NULL;
     for (size_t i = 0; i < count; i++) {
         worker_t *w = workers [i];
-        if (w->outstanding >= w->capacity)
+        if (w->outstanding >= w->capacity || !s_has_token (&w->bucket, worker_rate, now))
             continue;
         //  Compare outstanding / capacity without division.
         if (!best || (uint64_t) w->outstanding * best->capacity
@@ -69,8 +92,13 @@ dispatch_run (broker_t *self, char *err)
             continue;
         size_t count;
         worker_t **workers = workers_of_channel (self->workers, c, &count);
+        const rule_throttle_t *throttle = rulebook_throttle (self->rules, self->channels [c].name);
+        double channel_rate = throttle? throttle->per_second: 0;
+        double worker_rate = throttle? throttle->per_worker_per_second: 0;
         while (budget) {
-            worker_t *worker = s_pick_worker (workers, count);
+            if (!s_has_token (&self->channels [c].bucket, channel_rate, self->now))
+                break;
+            worker_t *worker = s_pick_worker (workers, count, worker_rate, self->now);
             if (!worker)
                 break;
             uint64_t id;
@@ -93,8 +121,11 @@ dispatch_run (broker_t *self, char *err)
                     return rc;
                 continue;
             }
-            if (!rc)
+            if (!rc) {
+                self->channels [c].bucket.tokens -= channel_rate > 0;
+                worker->bucket.tokens -= worker_rate > 0;
                 rc = leases_grant (self, worker, order, err);   //  takes order
+            }
             else
                 wob__order__free_unpacked (order, NULL);
             if (rc)
