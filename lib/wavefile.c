@@ -542,7 +542,7 @@ s_parse_rules (s_ctx_t *ctx, yaml_node_t *node, Wob__Wave *wave)
         }
         else
         if (streq (name, "control_seed")) {
-            double seed;
+            double seed = 0;
             rc = s_parse_number (ctx, value, "rules: control_seed", &seed);
             if (!rc && (seed < 0 || seed != (double) (uint64_t) seed))
                 rc = s_fail (ctx, value, "rules: control_seed must be a whole number >= 0");
