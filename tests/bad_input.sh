@@ -75,6 +75,13 @@ mkdir -p "$WORK/foreign" && printf 'key\nvalue\n' | mdb_load -T -f /dev/stdin "$
 rc=0; "$BIN/wob-broker" --data "$WORK/foreign" --endpoint 'tcp://127.0.0.1:*' 2>"$WORK/d4.err" || rc=$?
 check "someone else's LMDB is refused" bash -c "[ $rc = 1 ] && grep -q 'not a wob store' '$WORK/d4.err'"
 
+# An invalid rule file at start-up: exit 1 naming the file, line and key.
+printf 'version: 1\nmerge:\n  windw: 3h\n' > "$WORK/bad-rules.yaml"
+rc=0; "$BIN/wob-broker" --data "$WORK/rules-data" --endpoint 'tcp://127.0.0.1:*' \
+    --rules "$WORK/bad-rules.yaml" 2>"$WORK/r.err" || rc=$?
+check "invalid rule file refused at start-up" \
+    bash -c "[ $rc = 1 ] && grep -q \"bad-rules.yaml:3.*windw\" '$WORK/r.err'"
+
 # A full store: refuses new work with a clear error, keeps serving, no corruption.
 kill "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null || true
 start_broker "$WORK/small" "*" --map-size 4194304

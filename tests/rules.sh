@@ -56,6 +56,19 @@ check "number suppressed after intake is never contacted" \
 check "it was filtered at dispatch" \
     [ "$(ctl --json status --msisdn 13900000006 | jq -r '.[0].state')" = filtered ]
 
+echo "# do-not-disturb import: all or nothing"
+printf 'msisdn,reason,channel,expires,note\n13911110001,dnd,,,\n13911110002,complaint,sms,2099-01-01,call centre ticket\n13911110003,nonsense,,,\n' > "$WORK/dnd-bad.csv"
+rc=0; ctl suppress import "$WORK/dnd-bad.csv" >/dev/null 2>"$WORK/dnd.err" || rc=$?
+check "an import with a bad line is refused naming the line and field" \
+    bash -c "[ $rc = 1 ] && grep -q 'dnd-bad.csv:4: field .reason.' '$WORK/dnd.err'"
+check "nothing of it was imported" [ "$(ctl --json suppress list | jq .total)" = 3 ]
+head -3 "$WORK/dnd-bad.csv" > "$WORK/dnd.csv"
+check "a good import is taken whole" bash -c "'$BIN/wobctl' --endpoint $ENDPOINT --json suppress import '$WORK/dnd.csv' | jq -e '.added == 2' >/dev/null"
+check "a channel entry bars only that channel" \
+    [ "$(ctl --json suppress list 13911110002 | jq -r '.entries[0].channel')" = sms ]
+ctl suppress remove 13911110001 >/dev/null
+check "remove takes it off the list" [ "$(ctl --json suppress list 13911110001 | jq '.entries | length')" = 0 ]
+
 echo "# open order for the same offer, frequency cap across campaigns and channels"
 csv "$WORK/b.csv" "13800000010 OFR-B"
 wave W-B1 call b.csv
