@@ -7,9 +7,10 @@
     decision names its rule; the caller records it in the order's history
     and in the wave's counts by rule.
 
-    Order of the intake filters, first match wins: plan, invalid_number,
-    duplicate, suppression, open_offer, frequency caps; then the control
-    group; then time (the wave's window, quiet hours).                    */
+    Order of the intake filters, first match wins: plan, wave_ended,
+    invalid_number, duplicate, suppression, open_offer, frequency caps; then
+    the control group; then merge / absorb; then time (the wave's window,
+    quiet hours).                    */
 
 #include "broker.h"
 
@@ -147,6 +148,14 @@ rules_intake (broker_t *self, wave_t *wave, Wob__Order *order, rules_verdict_t *
         verdict->to = WOB__STATE__STATE_FILTERED;
         verdict->rule = "plan";
         return 0;                   //  plan_route wrote the reason
+    }
+    if (w->end_ms && w->end_ms <= self->now) {
+        char when [32];
+        snprintf (verdict->reason, sizeof (verdict->reason), "the wave's window ended at %s",
+                  wob_format_time (w->end_ms, when, sizeof (when)));
+        verdict->to = WOB__STATE__STATE_FILTERED;
+        verdict->rule = "wave_ended";
+        return 0;
     }
     if (rules->number_check && !s_number_ok (rules, msisdn, verdict->reason, sizeof (verdict->reason))) {
         verdict->to = WOB__STATE__STATE_FILTERED;

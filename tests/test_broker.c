@@ -180,6 +180,76 @@ s_submit (peer_t *peer, const char *wave_id, int n, const char *bad_msisdn)
     return s_call (peer, &req);
 }
 
+static bool s_history_has (Wob__Order *order, const char *text);
+
+//  A target list of one row for a chunk.
+static Wob__Envelope *
+s_chunk (peer_t *peer, const char *wave_id, uint32_t row, const char *msisdn)
+{
+    char *offer = "OFR-1";
+    Wob__Target target = WOB__TARGET__INIT;
+    target.row = row;
+    target.msisdn = (char *) msisdn;
+    target.n_offers = 1;
+    target.offers = &offer;
+    Wob__Target *ptrs [] = { &target };
+    Wob__SubmitChunk chunk = WOB__SUBMIT_CHUNK__INIT;
+    chunk.wave = (char *) wave_id;
+    chunk.first_row = row;
+    chunk.n_targets = 1;
+    chunk.targets = ptrs;
+    Wob__Envelope req = WOB__ENVELOPE__INIT;
+    req.body_case = WOB__ENVELOPE__BODY_SUBMIT_CHUNK;
+    req.submit_chunk = &chunk;
+    return s_call (peer, &req);
+}
+
+//  Rows that arrive after the wave's window closed are filtered, and the
+//  open orders of the ended wave expire (the test clock jumps past the end).
+static void
+test_wave_ended (peer_t *client)
+{
+    printf ("wave window ends during loading\n");
+    Wob__PlanStep step = WOB__PLAN_STEP__INIT;
+    step.channel = "visit";
+    Wob__PlanStep *steps [] = { &step };
+    Wob__Wave wave = WOB__WAVE__INIT;
+    wave.id = "W-end";
+    wave.campaign = "C-end";
+    wave.end_ms = wob_now_ms () + 60000;
+    wave.n_plan = 1;
+    wave.plan = steps;
+    Wob__SubmitBegin begin = WOB__SUBMIT_BEGIN__INIT;
+    begin.wave = &wave;
+    Wob__Envelope req = WOB__ENVELOPE__INIT;
+    req.body_case = WOB__ENVELOPE__BODY_SUBMIT_BEGIN;
+    req.submit_begin = &begin;
+    Wob__Envelope *reply = s_call (client, &req);
+    wob_msg_free (&reply);
+    reply = s_chunk (client, "W-end", 1, "13812340001");
+    CHECK_MSG (reply && reply->body_case == WOB__ENVELOPE__BODY_SUBMIT_CHUNK_REPLY, "first row in time");
+    wob_msg_free (&reply);
+    Wob__ClockSet set = WOB__CLOCK_SET__INIT;
+    set.advance_ms = 120000;
+    req.body_case = WOB__ENVELOPE__BODY_CLOCK_SET;
+    req.clock_set = &set;
+    reply = s_call (client, &req);
+    CHECK_MSG (reply && reply->body_case == WOB__ENVELOPE__BODY_CLOCK_INFO, "test clock moved");
+    wob_msg_free (&reply);
+    reply = s_chunk (client, "W-end", 2, "13812340002");
+    wob_msg_free (&reply);
+    Wob__StatusQuery query = WOB__STATUS_QUERY__INIT;
+    query.msisdn = "13812340002";
+    req.body_case = WOB__ENVELOPE__BODY_STATUS_QUERY;
+    req.status_query = &query;
+    reply = s_call (client, &req);
+    Wob__Order *late = reply && reply->body_case == WOB__ENVELOPE__BODY_ORDER_LIST
+                    && reply->order_list->n_orders == 1? reply->order_list->orders [0]: NULL;
+    CHECK_MSG (late && late->state == WOB__STATE__STATE_FILTERED
+               && s_history_has (late, "rule wave_ended"), "late row filtered by wave_ended");
+    wob_msg_free (&reply);
+}
+
 static Wob__Envelope *
 s_hello (peer_t *peer, const char *name, uint32_t capacity, uint64_t *holding, size_t n_holding)
 {
@@ -377,7 +447,8 @@ main (void)
     broker_config_t config = {
         .endpoint = "tcp://127.0.0.1:*", .data_dir = testutil.dir, .heartbeat_ms = 100,
         .worker_timeout_ms = 2000, .restart_grace_ms = 2000, .max_message = 64 * 1024, .max_chunk_targets = 1000,
-        .dispatch_batch = 100, .lease_ms = 2500, .max_attempts = 2, .backoff_ms = 50
+        .dispatch_batch = 100, .lease_ms = 2500, .max_attempts = 2, .backoff_ms = 50,
+        .test_clock = true
     };
     zactor_t *broker = s_start (&config);
     peer_t *client = s_peer ();
@@ -570,6 +641,7 @@ main (void)
     wob__lease_item__free_unpacked (b, NULL);
     s_peer_destroy (&w1);
     s_peer_destroy (&w2);
+    test_wave_ended (client);
     s_peer_destroy (&client);
     zactor_destroy (&broker);
     return testutil_finish ();
