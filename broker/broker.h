@@ -154,10 +154,12 @@ bool lifecycle_is_final (int state);
 //  --- plan.c -------------------------------------------------------------
 //  Validates a wave's plan against the configured channels.
 int plan_check (broker_t *self, Wob__Wave *wave, char *err);
-//  Channel for a target (NULL if no step matches; *why says which step or
-//  why not).
+//  Channel for a target (NULL if no step matches); *step_p is the deciding
+//  step (for its fallback); *why says which step or why none.
 const char *plan_route (broker_t *self, Wob__Wave *wave, Wob__Target *target,
-                        const char **fallback, char *why, size_t why_size);
+                        const Wob__PlanStep **step_p, char *why, size_t why_size);
+//  Sets the order's fallback (channel, attempts, triggers) from its step.
+void plan_fallback (const Wob__PlanStep *step, Wob__Order *order);
 
 //  --- rules.c ------------------------------------------------------------
 typedef struct {

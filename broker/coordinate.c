@@ -35,8 +35,9 @@ s_shares_offer (Wob__Order *a, Wob__Order *b)
 bool
 coordinate_falls_back (broker_t *self, Wob__Order *order, int outcome)
 {
-    return *order->fallback && outcome > 0 && outcome < 32
-        && (self->rules->fallback_triggers & (1u << outcome))
+    uint32_t triggers = order->fallback_triggers? order->fallback_triggers:
+                                                  self->rules->fallback_triggers;
+    return *order->fallback && outcome > 0 && outcome < 32 && (triggers & (1u << outcome))
         && broker_channel (self, order->fallback);
 }
 

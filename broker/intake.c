@@ -150,10 +150,10 @@ s_add_target (broker_t *self, wave_t *wave, Wob__Target *target, char *err)
     order.campaign = w->campaign;
     order.wave_seq = w->seq;
     order.target = target;
-    const char *fallback;
-    const char *channel = plan_route (self, w, target, &fallback, why, sizeof (why));
+    const Wob__PlanStep *step;
+    const char *channel = plan_route (self, w, target, &step, why, sizeof (why));
     order.channel = (char *) (channel? channel: "");
-    order.fallback = (char *) fallback;
+    plan_fallback (step, &order);
     //  The coordination rules decide what the order becomes.
     rules_verdict_t verdict;
     int rc = rules_intake (self, wave, &order, &verdict, err);

@@ -350,12 +350,13 @@ s_outcome (broker_t *self, worker_t *worker, Wob__OutcomeItem *item, bool *faile
     else
     if (coordinate_falls_back (self, order, item->outcome)) {
         //  The wave's auxiliary channel takes over, after the rule's attempts.
-        if (order->attempts < self->rules->fallback_after) {
+        uint32_t after = order->fallback_after? order->fallback_after: self->rules->fallback_after;
+        if (order->attempts < after) {
             to = WOB__STATE__STATE_RETRY;
             order->not_before_ms = self->now + s_backoff (self, channel, order->attempts);
             snprintf (reason, sizeof (reason), "outcome %s (attempt %u of %u before fallback "
                       "to %s); retry at %s %s", outcome_name, order->attempts,
-                      self->rules->fallback_after, order->fallback,
+                      after, order->fallback,
                       wob_format_time (order->not_before_ms, when, sizeof (when)), note);
         }
         else {

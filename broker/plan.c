@@ -85,6 +85,12 @@ plan_check (broker_t *self, Wob__Wave *wave, char *err)
             return wob_fail (err, WOB_ERR_INVALID, "plan step %zu: fallback channel '%s' is "
                              "not configured (configured: %s)", i + 1, step->fallback,
                              broker_channel_list (self));
+        for (size_t j = 0; j < step->n_fallback_on; j++) {
+            int outcome = wob_outcome_from_name (step->fallback_on [j]);
+            if (outcome <= 0)
+                return wob_fail (err, WOB_ERR_INVALID, "plan step %zu: fallback_on '%.32s' is "
+                                 "not an outcome", i + 1, step->fallback_on [j]);
+        }
         for (size_t j = 0; j < step->n_where; j++)
             if (!step->where [j]->field || !*step->where [j]->field)
                 return wob_fail (err, WOB_ERR_INVALID, "plan step %zu: condition %zu names "
@@ -94,10 +100,10 @@ plan_check (broker_t *self, Wob__Wave *wave, char *err)
 }
 
 const char *
-plan_route (broker_t *self, Wob__Wave *wave, Wob__Target *target, const char **fallback,
-            char *why, size_t size)
+plan_route (broker_t *self, Wob__Wave *wave, Wob__Target *target,
+            const Wob__PlanStep **step_p, char *why, size_t size)
 {
-    *fallback = "";
+    *step_p = NULL;
     for (size_t i = 0; i < wave->n_plan; i++) {
         Wob__PlanStep *step = wave->plan [i];
         bool match = true;
@@ -112,10 +118,26 @@ plan_route (broker_t *self, Wob__Wave *wave, Wob__Target *target, const char **f
                 continue;           //  no usable preference: try the next step
         }
         snprintf (why, size, "plan step %zu -> %s", i + 1, channel);
-        if (*step->fallback && !streq (step->fallback, channel))
-            *fallback = step->fallback;
+        *step_p = step;
         return broker_channel (self, channel)->name;
     }
     snprintf (why, size, "plan: no step of wave '%s' matches this target", wave->id);
     return NULL;
+}
+
+void
+plan_fallback (const Wob__PlanStep *step, Wob__Order *order)
+{
+    order->fallback = (char *) "";
+    order->fallback_after = 0;
+    order->fallback_triggers = 0;
+    if (!step || !*step->fallback || streq (step->fallback, order->channel))
+        return;
+    order->fallback = step->fallback;           //  points into the wave
+    order->fallback_after = step->fallback_after;
+    for (size_t i = 0; i < step->n_fallback_on; i++) {
+        int outcome = wob_outcome_from_name (step->fallback_on [i]);
+        if (outcome > 0 && outcome < 32)
+            order->fallback_triggers |= 1u << outcome;
+    }
 }
