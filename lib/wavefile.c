@@ -29,6 +29,8 @@
           - channel: sms
             where: { lifecycle: [decline, stable] }   # one of
             fallback: call                # optional auxiliary channel
+            fallback_after: 2             # attempts first (default: rule file)
+            fallback_on: [undelivered]    # trigger outcomes (default: rule file)
           - channel: preferred            # the target's preferred_channel
 
     A where value is a string (equals), a non-empty list of strings (equals
@@ -42,207 +44,88 @@
     names and times.  Every message names the file, the 1-based line and the
     key: "wave.yaml:12: unknown key 'chanel' in plan step 2 (expected
     channel, where, fallback)".  Null values (~, null or nothing) count as
-    absent.  The wave's state is left at WAVE_NONE for the caller to set.  */
+    absent.  The wave's state is left at WAVE_NONE for the caller to set.
+    Loading, keys, types and messages are shared with the rule file in
+    yamldoc.c; switches and numbers are read here as they always were.  */
 
 #include "wob_targets.h"
+#include "wob_yamldoc.h"
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
-#include <sys/stat.h>
-#include <yaml.h>
 
 #define S_MAX_DESCRIPTOR (1024 * 1024)      //  larger files are refused
-
-typedef struct {
-    const char *path;       //  descriptor path for messages
-    yaml_document_t *doc;   //  the parsed document
-    char *err;              //  caller's error buffer
-    int code;               //  wob_err_t of the first failure
-} s_ctx_t;
-
-static int
-s_fail (s_ctx_t *ctx, yaml_node_t *node, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-//  Reports an error at node's line.  Returns -1.
-static int
-s_fail (s_ctx_t *ctx, yaml_node_t *node, const char *fmt, ...)
-{
-    char text [WOB_ERRLEN];
-    va_list ap;
-    va_start (ap, fmt);
-    vsnprintf (text, sizeof (text), fmt, ap);
-    va_end (ap);
-    if (node)
-        wob_fail (ctx->err, 0, "%s:%zu: %s", ctx->path, node->start_mark.line + 1, text);
-    else
-        wob_fail (ctx->err, 0, "%s: %s", ctx->path, text);
-    if (!ctx->code)
-        ctx->code = WOB_ERR_INVALID;
-    return -1;
-}
-
-static int
-s_no_memory (s_ctx_t *ctx)
-{
-    wob_fail (ctx->err, 0, "%s: out of memory", ctx->path);
-    ctx->code = WOB_ERR_NOMEM;
-    return -1;
-}
-
-static yaml_node_t *
-s_node (s_ctx_t *ctx, int index)
-{
-    return yaml_document_get_node (ctx->doc, index);
-}
-
-static const char *
-s_type_name (yaml_node_t *node)
-{
-    return node->type == YAML_SEQUENCE_NODE? "a list":
-           node->type == YAML_MAPPING_NODE? "a map": "a string";
-}
-
-//  True for ~, null and empty plain scalars: YAML's null
-static bool
-s_is_null (yaml_node_t *node)
-{
-    if (node->type != YAML_SCALAR_NODE
-    ||  node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return false;
-    const char *value = (const char *) node->data.scalar.value;
-    return streq (value, "") || streq (value, "~") || streq (value, "null")
-        || streq (value, "Null") || streq (value, "NULL");
-}
-
-//  Returns the text of a scalar node, or NULL with an error naming what
-//  when node is not a string.  Empty strings are refused unless allow_empty.
-static const char *
-s_text (s_ctx_t *ctx, yaml_node_t *node, const char *what, bool allow_empty)
-{
-    if (node->type != YAML_SCALAR_NODE) {
-        s_fail (ctx, node, "%s must be a string, not %s", what, s_type_name (node));
-        return NULL;
-    }
-    const char *value = (const char *) node->data.scalar.value;
-    if (strlen (value) != node->data.scalar.length) {
-        s_fail (ctx, node, "%s contains a NUL character", what);
-        return NULL;
-    }
-    if (!allow_empty && (*value == 0 || s_is_null (node))) {
-        s_fail (ctx, node, "%s is empty", what);
-        return NULL;
-    }
-    return value;
-}
 
 //  Copies a scalar into *dest; an empty (or allowed null) value leaves
 //  *dest as it is.
 static int
-s_set_text (s_ctx_t *ctx, yaml_node_t *node, const char *what, bool allow_empty,
+s_set_text (yamldoc_t *doc, yaml_node_t *node, const char *what, bool allow_empty,
             char **dest)
 {
-    const char *value = s_text (ctx, node, what, allow_empty);
+    const char *value = yamldoc_text (doc, node, what, "a string", allow_empty);
     if (!value)
         return -1;
-    if (allow_empty && s_is_null (node))
+    if (allow_empty && yamldoc_is_null (node))
         value = "";
     if (*value == 0)
         return 0;                   //  leave the generated default
     char *copy = strdup (value);
     if (!copy)
-        return s_no_memory (ctx);
+        return yamldoc_no_memory (doc);
     *dest = copy;
     return 0;
 }
 
-//  Returns a mapping key's name, or NULL when the key is not a string.
-static const char *
-s_key (s_ctx_t *ctx, yaml_node_t *key, const char *where)
+//  A new, initialised message of descriptor's type (its parent's
+//  free_unpacked frees it), or NULL after reporting no memory
+static void *
+s_new_message (yamldoc_t *doc, const ProtobufCMessageDescriptor *descriptor)
 {
-    if (key->type != YAML_SCALAR_NODE) {
-        s_fail (ctx, key, "keys in %s must be strings, not %s", where, s_type_name (key));
-        return NULL;
-    }
-    return (const char *) key->data.scalar.value;
+    ProtobufCMessage *message = (ProtobufCMessage *) malloc (descriptor->sizeof_message);
+    if (message)
+        protobuf_c_message_init (descriptor, message);
+    else
+        yamldoc_no_memory (doc);
+    return message;
 }
 
-//  Refuses a key seen before in the same mapping.
+//  A finite number as strtod reads it.  Looser than the rule file's
+//  yamldoc_number (hex and leading spaces pass), as descriptors always were.
 static int
-s_check_duplicate (s_ctx_t *ctx, yaml_node_t *map, yaml_node_pair_t *pair,
-                   const char *name, const char *where)
+s_parse_number (yamldoc_t *doc, yaml_node_t *node, const char *what, double *value)
 {
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < pair; p++) {
-        yaml_node_t *key = s_node (ctx, p->key);
-        if (key->type == YAML_SCALAR_NODE
-        &&  streq ((const char *) key->data.scalar.value, name))
-            return s_fail (ctx, s_node (ctx, pair->key), "duplicate key '%s' in %s "
-                           "(first on line %zu)", name, where, key->start_mark.line + 1);
-    }
-    return 0;
-}
-
-static bool
-s_valid_wave_id (const char *id)
-{
-    size_t len = strlen (id);
-    if (len < 1 || len > 64)
-        return false;
-    for (const char *p = id; *p; p++)
-        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')
-        ||    (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
-            return false;
-    return true;
-}
-
-static bool
-s_valid_channel (const char *name)
-{
-    size_t len = strlen (name);
-    if (len < 1 || len > 32 || name [0] < 'a' || name [0] > 'z')
-        return false;
-    for (const char *p = name; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
-            return false;
-    return true;
-}
-
-static int
-s_parse_number (s_ctx_t *ctx, yaml_node_t *node, const char *what, double *value)
-{
-    const char *text = s_text (ctx, node, what, false);
+    const char *text = yamldoc_text (doc, node, what, "a string", false);
     if (!text)
         return -1;
     char *end;
     errno = 0;
-    double d = strtod (text, &end);
-    if (end == text || *end || errno || !isfinite (d))
-        return s_fail (ctx, node, "%s: '%s' is not a number", what, text);
-    *value = d;
+    double number = strtod (text, &end);
+    if (end == text || *end || errno || !isfinite (number))
+        return yamldoc_fail (doc, node, "%s: '%s' is not a number", what, text);
+    *value = number;
     return 0;
 }
 
 //  Parses one where entry: field -> string | [strings] | {min, max}
 static int
-s_parse_condition (s_ctx_t *ctx, const char *field, yaml_node_t *value,
+s_parse_condition (yamldoc_t *doc, const char *field, yaml_node_t *value,
                    Wob__Condition *cond, int step)
 {
     char what [160];
     snprintf (what, sizeof (what), "where '%s' in plan step %d", field, step);
     cond->field = strdup (field);
     if (!cond->field)
-        return s_no_memory (ctx);
+        return yamldoc_no_memory (doc);
 
     if (value->type == YAML_SCALAR_NODE) {
-        if (s_is_null (value))
-            return s_fail (ctx, value, "%s has no value (give a string, a list "
-                           "or a range with min / max)", what);
-        const char *text = s_text (ctx, value, what, true);
+        if (yamldoc_is_null (value))
+            return yamldoc_fail (doc, value, "%s has no value (give a string, a list "
+                                 "or a range with min / max)", what);
+        const char *text = yamldoc_text (doc, value, what, "a string", true);
         if (!text)
             return -1;
         cond->values = (char **) calloc (1, sizeof (char *));
         if (!cond->values || !(cond->values [0] = strdup (text)))
-            return s_no_memory (ctx);
+            return yamldoc_no_memory (doc);
         cond->n_values = 1;
         return 0;
     }
@@ -250,20 +133,20 @@ s_parse_condition (s_ctx_t *ctx, const char *field, yaml_node_t *value,
         yaml_node_item_t *start = value->data.sequence.items.start;
         yaml_node_item_t *top = value->data.sequence.items.top;
         if (top == start)
-            return s_fail (ctx, value, "%s is an empty list", what);
+            return yamldoc_fail (doc, value, "%s is an empty list", what);
         cond->values = (char **) calloc (top - start, sizeof (char *));
         if (!cond->values)
-            return s_no_memory (ctx);
+            return yamldoc_no_memory (doc);
         for (yaml_node_item_t *item = start; item < top; item++) {
-            yaml_node_t *node = s_node (ctx, *item);
-            if (node->type == YAML_SCALAR_NODE && s_is_null (node))
-                return s_fail (ctx, node, "%s: list item %d is null", what,
-                               (int) (item - start) + 1);
-            const char *text = s_text (ctx, node, what, true);
+            yaml_node_t *node = yamldoc_node (doc, *item);
+            if (node->type == YAML_SCALAR_NODE && yamldoc_is_null (node))
+                return yamldoc_fail (doc, node, "%s: list item %d is null", what,
+                                     (int) (item - start) + 1);
+            const char *text = yamldoc_text (doc, node, what, "a string", true);
             if (!text)
                 return -1;
             if (!(cond->values [cond->n_values] = strdup (text)))
-                return s_no_memory (ctx);
+                return yamldoc_no_memory (doc);
             cond->n_values++;
         }
         return 0;
@@ -272,131 +155,165 @@ s_parse_condition (s_ctx_t *ctx, const char *field, yaml_node_t *value,
     yaml_node_pair_t *start = value->data.mapping.pairs.start;
     yaml_node_pair_t *top = value->data.mapping.pairs.top;
     if (top == start)
-        return s_fail (ctx, value, "%s is an empty range (give min and / or max)", what);
+        return yamldoc_fail (doc, value, "%s is an empty range (give min and / or max)",
+                             what);
     for (yaml_node_pair_t *pair = start; pair < top; pair++) {
-        yaml_node_t *key = s_node (ctx, pair->key);
-        const char *name = s_key (ctx, key, what);
-        if (!name || s_check_duplicate (ctx, value, pair, name, what))
+        yaml_node_t *key = yamldoc_node (doc, pair->key);
+        const char *name = yamldoc_key (doc, value, pair, what);
+        if (!name)
             return -1;
-        yaml_node_t *node = s_node (ctx, pair->value);
+        yaml_node_t *node = yamldoc_node (doc, pair->value);
         char label [200];
         snprintf (label, sizeof (label), "%s: %s", what, name);
         if (streq (name, "min")) {
-            if (s_parse_number (ctx, node, label, &cond->min))
+            if (s_parse_number (doc, node, label, &cond->min))
                 return -1;
             cond->has_min = true;
         }
         else
         if (streq (name, "max")) {
-            if (s_parse_number (ctx, node, label, &cond->max))
+            if (s_parse_number (doc, node, label, &cond->max))
                 return -1;
             cond->has_max = true;
         }
         else
-            return s_fail (ctx, key, "unknown key '%s' in the range of %s "
-                           "(expected min, max)", name, what);
+            return yamldoc_fail (doc, key, "unknown key '%s' in the range of %s "
+                                 "(expected min, max)", name, what);
     }
     if (cond->has_min && cond->has_max && cond->min >= cond->max)
-        return s_fail (ctx, value, "%s: min %g is not below max %g (max is exclusive)",
-                       what, cond->min, cond->max);
+        return yamldoc_fail (doc, value, "%s: min %g is not below max %g (max is "
+                             "exclusive)", what, cond->min, cond->max);
     return 0;
 }
 
 static int
-s_parse_step (s_ctx_t *ctx, yaml_node_t *node, Wob__PlanStep *step, int number)
+s_parse_step (yamldoc_t *doc, yaml_node_t *node, Wob__PlanStep *step, int number)
 {
     char what [64];
     snprintf (what, sizeof (what), "plan step %d", number);
     if (node->type != YAML_MAPPING_NODE)
-        return s_fail (ctx, node, "%s must be a map with channel, where, fallback, "
-                       "not %s", what, s_type_name (node));
+        return yamldoc_fail (doc, node, "%s must be a map with channel, where, fallback, "
+                             "not %s", what, yamldoc_type_name (node));
     yaml_node_t *fallback_node = NULL;
     for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
          pair < node->data.mapping.pairs.top; pair++) {
-        yaml_node_t *key = s_node (ctx, pair->key);
-        yaml_node_t *value = s_node (ctx, pair->value);
-        const char *name = s_key (ctx, key, what);
-        if (!name || s_check_duplicate (ctx, node, pair, name, what))
+        yaml_node_t *key = yamldoc_node (doc, pair->key);
+        yaml_node_t *value = yamldoc_node (doc, pair->value);
+        const char *name = yamldoc_key (doc, node, pair, what);
+        if (!name)
             return -1;
         if (streq (name, "channel")) {
             char label [96];
             snprintf (label, sizeof (label), "channel of %s", what);
-            if (s_set_text (ctx, value, label, false, &step->channel))
+            if (s_set_text (doc, value, label, false, &step->channel))
                 return -1;
-            if (!streq (step->channel, "preferred") && !s_valid_channel (step->channel))
-                return s_fail (ctx, value, "%s: '%s' is not a channel name "
-                               "([a-z][a-z0-9_]{0,31} or preferred)", label, step->channel);
+            if (!streq (step->channel, "preferred") && !yamldoc_is_channel (step->channel))
+                return yamldoc_fail (doc, value, "%s: '%s' is not a channel name "
+                                     "([a-z][a-z0-9_]{0,31} or preferred)", label,
+                                     step->channel);
         }
         else
         if (streq (name, "fallback")) {
-            if (s_is_null (value))
+            if (yamldoc_is_null (value))
                 continue;
             char label [96];
             snprintf (label, sizeof (label), "fallback of %s", what);
-            if (s_set_text (ctx, value, label, false, &step->fallback))
+            if (s_set_text (doc, value, label, false, &step->fallback))
                 return -1;
-            if (!s_valid_channel (step->fallback) || streq (step->fallback, "preferred"))
-                return s_fail (ctx, value, "%s: '%s' is not a channel name "
-                               "([a-z][a-z0-9_]{0,31}, not preferred)", label,
-                               step->fallback);
+            if (!yamldoc_is_channel (step->fallback) || streq (step->fallback, "preferred"))
+                return yamldoc_fail (doc, value, "%s: '%s' is not a channel name "
+                                     "([a-z][a-z0-9_]{0,31}, not preferred)", label,
+                                     step->fallback);
             fallback_node = value;
         }
         else
         if (streq (name, "where")) {
-            if (s_is_null (value))
+            if (yamldoc_is_null (value))
                 continue;
             if (value->type != YAML_MAPPING_NODE)
-                return s_fail (ctx, value, "where of %s must be a map of field: "
-                               "condition, not %s", what, s_type_name (value));
+                return yamldoc_fail (doc, value, "where of %s must be a map of field: "
+                                     "condition, not %s", what, yamldoc_type_name (value));
             yaml_node_pair_t *start = value->data.mapping.pairs.start;
             yaml_node_pair_t *top = value->data.mapping.pairs.top;
             step->where = (Wob__Condition **) calloc (top - start + 1,
                                                       sizeof (Wob__Condition *));
             if (!step->where)
-                return s_no_memory (ctx);
+                return yamldoc_no_memory (doc);
             for (yaml_node_pair_t *cp = start; cp < top; cp++) {
-                yaml_node_t *ckey = s_node (ctx, cp->key);
+                yaml_node_t *ckey = yamldoc_node (doc, cp->key);
                 char label [96];
                 snprintf (label, sizeof (label), "where of %s", what);
-                const char *field = s_key (ctx, ckey, label);
-                if (!field || s_check_duplicate (ctx, value, cp, field, label))
+                const char *field = yamldoc_key (doc, value, cp, label);
+                if (!field)
                     return -1;
                 if (!*field)
-                    return s_fail (ctx, ckey, "%s: empty field name", label);
-                Wob__Condition *cond = (Wob__Condition *) malloc (sizeof (Wob__Condition));
+                    return yamldoc_fail (doc, ckey, "%s: empty field name", label);
+                Wob__Condition *cond = s_new_message (doc, &wob__condition__descriptor);
                 if (!cond)
-                    return s_no_memory (ctx);
-                wob__condition__init (cond);
+                    return -1;
                 step->where [step->n_where++] = cond;
-                if (s_parse_condition (ctx, field, s_node (ctx, cp->value), cond, number))
+                if (s_parse_condition (doc, field, yamldoc_node (doc, cp->value), cond,
+                                       number))
                     return -1;
             }
         }
         else
-            return s_fail (ctx, key, "unknown key '%s' in %s (expected channel, "
-                           "where, fallback)", name, what);
+        if (streq (name, "fallback_after")) {
+            double after = 0;
+            if (s_parse_number (doc, value, "fallback_after", &after))
+                return -1;
+            if (after < 1 || after > 100 || after != floor (after))
+                return yamldoc_fail (doc, value, "fallback_after of %s must be a whole "
+                                     "number 1..100", what);
+            step->fallback_after = (uint32_t) after;
+        }
+        else
+        if (streq (name, "fallback_on")) {
+            if (value->type != YAML_SEQUENCE_NODE)
+                return yamldoc_fail (doc, value, "fallback_on of %s must be a list of "
+                                     "outcomes, not %s", what, yamldoc_type_name (value));
+            yaml_node_item_t *start = value->data.sequence.items.start;
+            yaml_node_item_t *top = value->data.sequence.items.top;
+            step->fallback_on = (char **) calloc (top - start + 1, sizeof (char *));
+            if (!step->fallback_on)
+                return yamldoc_no_memory (doc);
+            for (yaml_node_item_t *item = start; item < top; item++) {
+                yaml_node_t *entry = yamldoc_node (doc, *item);
+                char *outcome = NULL;
+                if (s_set_text (doc, entry, "fallback_on item", false, &outcome))
+                    return -1;
+                step->fallback_on [step->n_fallback_on++] = outcome;
+                if (wob_outcome_from_name (outcome) <= 0)
+                    return yamldoc_fail (doc, entry, "fallback_on of %s: '%s' is not an "
+                                         "outcome (delivered, undelivered, unreachable, "
+                                         "wrong_number, ...)", what, outcome);
+            }
+        }
+        else
+            return yamldoc_fail (doc, key, "unknown key '%s' in %s (expected channel, "
+                                 "where, fallback, fallback_after, fallback_on)", name, what);
     }
     if (!*step->channel)
-        return s_fail (ctx, node, "%s has no channel", what);
+        return yamldoc_fail (doc, node, "%s has no channel", what);
     if (fallback_node && streq (step->fallback, step->channel))
-        return s_fail (ctx, fallback_node, "fallback of %s repeats its channel '%s'",
-                       what, step->channel);
+        return yamldoc_fail (doc, fallback_node, "fallback of %s repeats its channel '%s'",
+                             what, step->channel);
     return 0;
 }
 
 static int
-s_parse_window (s_ctx_t *ctx, yaml_node_t *node, Wob__Wave *wave)
+s_parse_window (yamldoc_t *doc, yaml_node_t *node, Wob__Wave *wave)
 {
     if (node->type != YAML_MAPPING_NODE)
-        return s_fail (ctx, node, "window must be a map with start and / or end, not %s",
-                       s_type_name (node));
+        return yamldoc_fail (doc, node, "window must be a map with start and / or end, "
+                             "not %s", yamldoc_type_name (node));
     yaml_node_t *start_node = NULL, *end_node = NULL;
     for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
          pair < node->data.mapping.pairs.top; pair++) {
-        yaml_node_t *key = s_node (ctx, pair->key);
-        yaml_node_t *value = s_node (ctx, pair->value);
-        const char *name = s_key (ctx, key, "window");
-        if (!name || s_check_duplicate (ctx, node, pair, name, "window"))
+        yaml_node_t *key = yamldoc_node (doc, pair->key);
+        yaml_node_t *value = yamldoc_node (doc, pair->value);
+        const char *name = yamldoc_key (doc, node, pair, "window");
+        if (!name)
             return -1;
         int64_t *dest;
         if (streq (name, "start")) {
@@ -409,122 +326,117 @@ s_parse_window (s_ctx_t *ctx, yaml_node_t *node, Wob__Wave *wave)
             end_node = value;
         }
         else
-            return s_fail (ctx, key, "unknown key '%s' in window (expected start, end)", name);
-        if (s_is_null (value))
+            return yamldoc_fail (doc, key, "unknown key '%s' in window (expected start, "
+                                 "end)", name);
+        if (yamldoc_is_null (value))
             continue;
         char label [32];
         snprintf (label, sizeof (label), "window %s", name);
-        const char *text = s_text (ctx, value, label, false);
+        const char *text = yamldoc_text (doc, value, label, "a string", false);
         if (!text)
             return -1;
         if (wob_parse_time (text, dest) || *dest <= 0)
-            return s_fail (ctx, value, "%s: '%s' is not a time (ISO 8601 such as "
-                           "2026-11-24T09:00:00+08:00, or epoch seconds)", label, text);
+            return yamldoc_fail (doc, value, "%s: '%s' is not a time (ISO 8601 such as "
+                                 "2026-11-24T09:00:00+08:00, or epoch seconds)", label,
+                                 text);
     }
     if (start_node && end_node && wave->start_ms && wave->end_ms
     &&  wave->end_ms <= wave->start_ms)
-        return s_fail (ctx, end_node, "window end is not after its start");
+        return yamldoc_fail (doc, end_node, "window end is not after its start");
     return 0;
 }
 
 static int
-s_parse_meta (s_ctx_t *ctx, yaml_node_t *node, Wob__Wave *wave)
+s_parse_meta (yamldoc_t *doc, yaml_node_t *node, Wob__Wave *wave)
 {
     if (node->type != YAML_MAPPING_NODE)
-        return s_fail (ctx, node, "meta must be a map of strings, not %s", s_type_name (node));
+        return yamldoc_fail (doc, node, "meta must be a map of strings, not %s",
+                             yamldoc_type_name (node));
     yaml_node_pair_t *start = node->data.mapping.pairs.start;
     yaml_node_pair_t *top = node->data.mapping.pairs.top;
     wave->meta = (Wob__Field **) calloc (top - start + 1, sizeof (Wob__Field *));
     if (!wave->meta)
-        return s_no_memory (ctx);
+        return yamldoc_no_memory (doc);
     for (yaml_node_pair_t *pair = start; pair < top; pair++) {
-        yaml_node_t *key = s_node (ctx, pair->key);
-        const char *name = s_key (ctx, key, "meta");
-        if (!name || s_check_duplicate (ctx, node, pair, name, "meta"))
+        yaml_node_t *key = yamldoc_node (doc, pair->key);
+        const char *name = yamldoc_key (doc, node, pair, "meta");
+        if (!name)
             return -1;
         if (!*name)
-            return s_fail (ctx, key, "meta: empty key");
-        Wob__Field *field = (Wob__Field *) malloc (sizeof (Wob__Field));
+            return yamldoc_fail (doc, key, "meta: empty key");
+        Wob__Field *field = s_new_message (doc, &wob__field__descriptor);
         if (!field)
-            return s_no_memory (ctx);
-        wob__field__init (field);
+            return -1;
         wave->meta [wave->n_meta++] = field;
         if (!(field->key = strdup (name)))
-            return s_no_memory (ctx);
+            return yamldoc_no_memory (doc);
         char label [96];
         snprintf (label, sizeof (label), "meta '%.64s'", name);
-        if (s_set_text (ctx, s_node (ctx, pair->value), label, true, &field->value))
+        if (s_set_text (doc, yamldoc_node (doc, pair->value), label, true, &field->value))
             return -1;
     }
     return 0;
 }
 
 static int
-s_parse_plan (s_ctx_t *ctx, yaml_node_t *node, Wob__Wave *wave)
+s_parse_plan (yamldoc_t *doc, yaml_node_t *node, Wob__Wave *wave)
 {
     if (node->type != YAML_SEQUENCE_NODE)
-        return s_fail (ctx, node, "plan must be a list of steps, not %s", s_type_name (node));
+        return yamldoc_fail (doc, node, "plan must be a list of steps, not %s",
+                             yamldoc_type_name (node));
     yaml_node_item_t *start = node->data.sequence.items.start;
     yaml_node_item_t *top = node->data.sequence.items.top;
     if (top == start)
-        return s_fail (ctx, node, "plan is empty (give at least one step)");
+        return yamldoc_fail (doc, node, "plan is empty (give at least one step)");
     wave->plan = (Wob__PlanStep **) calloc (top - start, sizeof (Wob__PlanStep *));
     if (!wave->plan)
-        return s_no_memory (ctx);
+        return yamldoc_no_memory (doc);
     for (yaml_node_item_t *item = start; item < top; item++) {
-        Wob__PlanStep *step = (Wob__PlanStep *) malloc (sizeof (Wob__PlanStep));
+        Wob__PlanStep *step = s_new_message (doc, &wob__plan_step__descriptor);
         if (!step)
-            return s_no_memory (ctx);
-        wob__plan_step__init (step);
+            return -1;
         wave->plan [wave->n_plan++] = step;
-        if (s_parse_step (ctx, s_node (ctx, *item), step, (int) wave->n_plan))
+        if (s_parse_step (doc, yamldoc_node (doc, *item), step, (int) wave->n_plan))
             return -1;
     }
     return 0;
 }
 
-//  on / off, true / false, yes / no
-static int
-s_parse_switch (s_ctx_t *ctx, yaml_node_t *node, const char *what, bool *value)
+//  The field a switch in rules turns off, or NULL when name is none
+static protobuf_c_boolean *
+s_rules_switch (Wob__WaveRules *rules, const char *name)
 {
-    const char *text = s_text (ctx, node, what, false);
-    if (!text)
-        return -1;
-    if (streq (text, "on") || streq (text, "true") || streq (text, "yes"))
-        *value = true;
-    else
-    if (streq (text, "off") || streq (text, "false") || streq (text, "no"))
-        *value = false;
-    else
-        return s_fail (ctx, node, "%s: '%.32s' is not on or off", what, text);
-    return 0;
+    return streq (name, "frequency_caps")? &rules->no_caps:
+           streq (name, "quiet_hours")? &rules->no_quiet_hours:
+           streq (name, "merge")? &rules->no_merge:
+           streq (name, "duplicate")? &rules->no_duplicate:
+           streq (name, "open_offer")? &rules->no_open_offer: NULL;
 }
 
 //  rules: per-wave overrides of the broker's rule file.
 static int
-s_parse_rules (s_ctx_t *ctx, yaml_node_t *node, Wob__Wave *wave)
+s_parse_rules (yamldoc_t *doc, yaml_node_t *node, Wob__Wave *wave)
 {
     if (node->type != YAML_MAPPING_NODE)
-        return s_fail (ctx, node, "rules must be a map (control, control_seed, "
-                       "frequency_caps, quiet_hours, merge, duplicate, open_offer), not %s",
-                       s_type_name (node));
-    Wob__WaveRules *rules = (Wob__WaveRules *) malloc (sizeof (Wob__WaveRules));
+        return yamldoc_fail (doc, node, "rules must be a map (control, control_seed, "
+                             "frequency_caps, quiet_hours, merge, duplicate, "
+                             "open_offer), not %s", yamldoc_type_name (node));
+    Wob__WaveRules *rules = wave->rules = s_new_message (doc, &wob__wave_rules__descriptor);
     if (!rules)
-        return s_no_memory (ctx);
-    wob__wave_rules__init (rules);
-    wave->rules = rules;
+        return -1;
     for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
          pair < node->data.mapping.pairs.top; pair++) {
-        yaml_node_t *key = s_node (ctx, pair->key);
-        yaml_node_t *value = s_node (ctx, pair->value);
-        const char *name = s_key (ctx, key, "rules");
-        if (!name || s_check_duplicate (ctx, node, pair, name, "rules"))
+        yaml_node_t *key = yamldoc_node (doc, pair->key);
+        yaml_node_t *value = yamldoc_node (doc, pair->value);
+        const char *name = yamldoc_key (doc, node, pair, "rules");
+        if (!name)
             return -1;
-        bool on = true;
+        protobuf_c_boolean *off;
         int rc = 0;
         if (streq (name, "control")) {
             //  "5%" or 0.05
-            const char *text = s_text (ctx, value, "rules: control", false);
+            const char *text = yamldoc_text (doc, value, "rules: control", "a string",
+                                             false);
             if (!text)
                 return -1;
             char *end;
@@ -533,50 +445,45 @@ s_parse_rules (s_ctx_t *ctx, yaml_node_t *node, Wob__Wave *wave)
                 share /= 100;
             else
             if (end == text || *end)
-                return s_fail (ctx, value, "rules: control: '%.32s' is not a share "
-                               "(e.g. 5%% or 0.05)", text);
+                return yamldoc_fail (doc, value, "rules: control: '%.32s' is not a share "
+                                     "(e.g. 5%% or 0.05)", text);
             if (!(share >= 0 && share <= 0.5))
-                return s_fail (ctx, value, "rules: control: %.32s is outside 0..50%%", text);
+                return yamldoc_fail (doc, value, "rules: control: %.32s is outside "
+                                     "0..50%%", text);
             rules->has_control = true;
             rules->control = share;
         }
         else
         if (streq (name, "control_seed")) {
             double seed = 0;
-            rc = s_parse_number (ctx, value, "rules: control_seed", &seed);
-            if (!rc && (seed < 0 || seed != (double) (uint64_t) seed))
-                rc = s_fail (ctx, value, "rules: control_seed must be a whole number >= 0");
-            rules->control_seed = (uint64_t) seed;
+            rc = s_parse_number (doc, value, "rules: control_seed", &seed);
+            //  Range first: casting an out-of-range double is undefined.
+            if (!rc && (seed < 0 || seed >= 18446744073709551616.0 || seed != floor (seed)))
+                rc = yamldoc_fail (doc, value, "rules: control_seed must be a whole "
+                                   "number >= 0");
+            if (!rc)
+                rules->control_seed = (uint64_t) seed;
         }
         else
-        if (streq (name, "frequency_caps")) {
-            rc = s_parse_switch (ctx, value, "rules: frequency_caps", &on);
-            rules->no_caps = !on;
+        if ((off = s_rules_switch (rules, name))) {
+            //  on / off, true / false, yes / no: lower case, unlike the
+            //  rule file's yamldoc_switch, as descriptors always were
+            char what [64];
+            snprintf (what, sizeof (what), "rules: %s", name);
+            const char *text = yamldoc_text (doc, value, what, "a string", false);
+            if (!text)
+                return -1;
+            bool on = streq (text, "on") || streq (text, "true") || streq (text, "yes");
+            if (!on && !streq (text, "off") && !streq (text, "false")
+            &&  !streq (text, "no"))
+                return yamldoc_fail (doc, value, "%s: '%.32s' is not on or off", what,
+                                     text);
+            *off = !on;
         }
         else
-        if (streq (name, "quiet_hours")) {
-            rc = s_parse_switch (ctx, value, "rules: quiet_hours", &on);
-            rules->no_quiet_hours = !on;
-        }
-        else
-        if (streq (name, "merge")) {
-            rc = s_parse_switch (ctx, value, "rules: merge", &on);
-            rules->no_merge = !on;
-        }
-        else
-        if (streq (name, "duplicate")) {
-            rc = s_parse_switch (ctx, value, "rules: duplicate", &on);
-            rules->no_duplicate = !on;
-        }
-        else
-        if (streq (name, "open_offer")) {
-            rc = s_parse_switch (ctx, value, "rules: open_offer", &on);
-            rules->no_open_offer = !on;
-        }
-        else
-            rc = s_fail (ctx, key, "unknown key '%s' in rules (expected control, "
-                         "control_seed, frequency_caps, quiet_hours, merge, duplicate, "
-                         "open_offer)", name);
+            rc = yamldoc_fail (doc, key, "unknown key '%s' in rules (expected control, "
+                               "control_seed, frequency_caps, quiet_hours, merge, "
+                               "duplicate, open_offer)", name);
         if (rc)
             return -1;
     }
@@ -588,87 +495,88 @@ static const char *s_kinds [] = {
 };
 
 static int
-s_parse_wave (s_ctx_t *ctx, yaml_node_t *root, Wob__Wave *wave, char **targets)
+s_parse_wave (yamldoc_t *doc, yaml_node_t *root, Wob__Wave *wave, char **targets)
 {
     if (root->type != YAML_MAPPING_NODE)
-        return s_fail (ctx, root, "a wave descriptor is a map (campaign, wave, plan, ...), "
-                       "not %s", s_type_name (root));
+        return yamldoc_fail (doc, root, "a wave descriptor is a map (campaign, wave, "
+                             "plan, ...), not %s", yamldoc_type_name (root));
     bool have_plan = false;
     for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
          pair < root->data.mapping.pairs.top; pair++) {
-        yaml_node_t *key = s_node (ctx, pair->key);
-        yaml_node_t *value = s_node (ctx, pair->value);
-        const char *name = s_key (ctx, key, "the descriptor");
-        if (!name || s_check_duplicate (ctx, root, pair, name, "the descriptor"))
+        yaml_node_t *key = yamldoc_node (doc, pair->key);
+        yaml_node_t *value = yamldoc_node (doc, pair->value);
+        const char *name = yamldoc_key (doc, root, pair, "the descriptor");
+        if (!name)
             return -1;
         int rc = 0;
         if (streq (name, "campaign"))
-            rc = s_set_text (ctx, value, "campaign", false, &wave->campaign);
+            rc = s_set_text (doc, value, "campaign", false, &wave->campaign);
         else
         if (streq (name, "wave")) {
-            rc = s_set_text (ctx, value, "wave", false, &wave->id);
-            if (rc == 0 && !s_valid_wave_id (wave->id))
-                rc = s_fail (ctx, value, "wave: '%.80s' is not a wave id "
-                             "([A-Za-z0-9._-], 1 to 64 characters)", wave->id);
+            rc = s_set_text (doc, value, "wave", false, &wave->id);
+            if (rc == 0 && !yamldoc_is_name (wave->id, 64, "ABCDEFGHIJKLMNOPQRSTUVWXYZ._-"))
+                rc = yamldoc_fail (doc, value, "wave: '%.80s' is not a wave id "
+                                   "([A-Za-z0-9._-], 1 to 64 characters)", wave->id);
         }
         else
         if (streq (name, "kind")) {
-            if (s_is_null (value))
+            if (yamldoc_is_null (value))
                 continue;
-            rc = s_set_text (ctx, value, "kind", false, &wave->kind);
+            rc = s_set_text (doc, value, "kind", false, &wave->kind);
             bool known = false;
             for (int i = 0; rc == 0 && s_kinds [i]; i++)
                 known |= streq (s_kinds [i], wave->kind);
             if (rc == 0 && !known)
-                rc = s_fail (ctx, value, "kind: '%.80s' is not one of acquisition, "
-                             "cross_sell, up_sell, retention, winback", wave->kind);
+                rc = yamldoc_fail (doc, value, "kind: '%.80s' is not one of acquisition, "
+                                   "cross_sell, up_sell, retention, winback", wave->kind);
         }
         else
         if (streq (name, "window")) {
-            if (!s_is_null (value))
-                rc = s_parse_window (ctx, value, wave);
+            if (!yamldoc_is_null (value))
+                rc = s_parse_window (doc, value, wave);
         }
         else
         if (streq (name, "targets")) {
-            if (s_is_null (value))
+            if (yamldoc_is_null (value))
                 continue;
-            rc = s_set_text (ctx, value, "targets", false, targets);
+            rc = s_set_text (doc, value, "targets", false, targets);
         }
         else
         if (streq (name, "sms_template"))
-            rc = s_set_text (ctx, value, "sms_template", true, &wave->sms_template);
+            rc = s_set_text (doc, value, "sms_template", true, &wave->sms_template);
         else
         if (streq (name, "script"))
-            rc = s_set_text (ctx, value, "script", true, &wave->script);
+            rc = s_set_text (doc, value, "script", true, &wave->script);
         else
         if (streq (name, "meta")) {
-            if (!s_is_null (value))
-                rc = s_parse_meta (ctx, value, wave);
+            if (!yamldoc_is_null (value))
+                rc = s_parse_meta (doc, value, wave);
         }
         else
         if (streq (name, "plan")) {
-            if (s_is_null (value))
+            if (yamldoc_is_null (value))
                 continue;
             have_plan = true;
-            rc = s_parse_plan (ctx, value, wave);
+            rc = s_parse_plan (doc, value, wave);
         }
         else
         if (streq (name, "rules")) {
-            if (!s_is_null (value))
-                rc = s_parse_rules (ctx, value, wave);
+            if (!yamldoc_is_null (value))
+                rc = s_parse_rules (doc, value, wave);
         }
         else
-            rc = s_fail (ctx, key, "unknown key '%s' (expected campaign, wave, kind, "
-                         "window, targets, sms_template, script, meta, plan, rules)", name);
+            rc = yamldoc_fail (doc, key, "unknown key '%s' (expected campaign, wave, "
+                               "kind, window, targets, sms_template, script, meta, plan, "
+                               "rules)", name);
         if (rc)
             return -1;
     }
     if (!*wave->campaign)
-        return s_fail (ctx, root, "missing required key 'campaign'");
+        return yamldoc_fail (doc, root, "missing required key 'campaign'");
     if (!*wave->id)
-        return s_fail (ctx, root, "missing required key 'wave'");
+        return yamldoc_fail (doc, root, "missing required key 'wave'");
     if (!have_plan)
-        return s_fail (ctx, root, "missing required key 'plan'");
+        return yamldoc_fail (doc, root, "missing required key 'plan'");
     return 0;
 }
 
@@ -696,67 +604,28 @@ wob_wavefile_load (const char *path, Wob__Wave **wave_p, char **targets_p, char 
         *targets_p = NULL;
     if (!path || !*path)
         return wob_fail (err, WOB_ERR_INVALID, "no wave descriptor given");
-
-    FILE *file = fopen (path, "rb");
-    if (!file)
-        return wob_fail (err, WOB_ERR_IO, "%s: cannot open: %s", path, strerror (errno));
-    struct stat st;
-    if (fstat (fileno (file), &st) == 0 && S_ISREG (st.st_mode)
-    &&  st.st_size > S_MAX_DESCRIPTOR) {
-        fclose (file);
-        return wob_fail (err, WOB_ERR_INVALID, "%s: %lld bytes is too large for a wave "
-                         "descriptor (limit %d)", path, (long long) st.st_size,
-                         S_MAX_DESCRIPTOR);
-    }
-    yaml_parser_t parser;
-    yaml_document_t doc;
-    if (!yaml_parser_initialize (&parser)) {
-        fclose (file);
-        return wob_fail (err, WOB_ERR_NOMEM, "%s: out of memory", path);
-    }
-    yaml_parser_set_input_file (&parser, file);
-    if (!yaml_parser_load (&parser, &doc)) {
-        int code = parser.error == YAML_MEMORY_ERROR? WOB_ERR_NOMEM: WOB_ERR_INVALID;
-        wob_fail (err, code, "%s:%zu: not valid YAML or JSON: %s%s%s", path,
-                  parser.problem_mark.line + 1,
-                  parser.problem? parser.problem: "syntax error",
-                  parser.context? ", ": "", parser.context? parser.context: "");
-        yaml_parser_delete (&parser);
-        fclose (file);
-        return code;
-    }
-    s_ctx_t ctx = { path, &doc, err, 0 };
+    yamldoc_t *doc;
+    int rc = yamldoc_load (&doc, path, "a wave descriptor", S_MAX_DESCRIPTOR, err);
+    if (rc)
+        return rc;
     Wob__Wave *wave = NULL;
     char *targets = NULL;
-    yaml_node_t *root = yaml_document_get_root_node (&doc);
+    yaml_node_t *root = yamldoc_root (doc);
     if (!root)
-        s_fail (&ctx, NULL, "empty wave descriptor");
-    else {
-        wave = (Wob__Wave *) malloc (sizeof (Wob__Wave));
-        if (!wave)
-            s_no_memory (&ctx);
-        else {
-            wob__wave__init (wave);
-            s_parse_wave (&ctx, root, wave, &targets);
-        }
-    }
-    if (ctx.code == 0 && targets && targets_p) {
-        *targets_p = s_resolve (path, targets);
-        if (!*targets_p)
-            s_no_memory (&ctx);
-    }
+        yamldoc_fail (doc, NULL, "empty wave descriptor");
+    else
+    if ((wave = s_new_message (doc, &wob__wave__descriptor)))
+        s_parse_wave (doc, root, wave, &targets);
+    if (yamldoc_code (doc) == 0 && targets && targets_p
+    &&  !(*targets_p = s_resolve (path, targets)))
+        yamldoc_no_memory (doc);
     free (targets);
-    yaml_document_delete (&doc);
-    yaml_parser_delete (&parser);
-    fclose (file);
-    if (ctx.code) {
+    rc = yamldoc_code (doc);
+    yamldoc_destroy (&doc);
+    if (rc) {
         if (wave)
             wob__wave__free_unpacked (wave, NULL);
-        if (targets_p && *targets_p) {
-            free (*targets_p);
-            *targets_p = NULL;
-        }
-        return ctx.code;
+        return rc;
     }
     *wave_p = wave;
     return 0;

@@ -10,7 +10,8 @@
 #   reload                        SIGHUP; "reload-expect-fail" for wobctl rules
 #                                 reload that must be refused
 #   wave ID CHANNEL [FALLBACK] ... end   targets "MSISDN OFFER [PRIORITY]";
-#                                 lines starting with "rules:" go to the descriptor
+#                                 lines starting with "rules:" go to the descriptor,
+#                                 "fallback_after: N" / "fallback_on: [...]" to the step
 #   suppress MSISDN REASON [CHANNEL]
 #   worker CHANNEL OUTCOMES [CAPACITY]   a simworker (name CHANNEL-N)
 #   stop-workers
@@ -47,6 +48,7 @@ run_scenario () {
         rules) eval "echo \"$line\"" >> "$dir/rules.yaml" ;;
         wave)
           if [[ "$line" =~ ^[[:space:]]*rules: ]]; then echo "${line#"${line%%[![:space:]]*}"}" >> "$block_file.yaml"
+          elif [[ "$line" =~ ^[[:space:]]*fallback_ ]]; then echo "    ${line#"${line%%[![:space:]]*}"}" >> "$block_file.yaml"
           else set -- $line; echo "$1,$2,${3:-5}" >> "$block_file.csv"; fi ;;
       esac
       continue
