@@ -354,6 +354,7 @@ s_handle (broker_t *self, zmsg_t *msg)
         case WOB__ENVELOPE__BODY_SUPPRESS_LIST:   admin_suppress_list (self, env->suppress_list); break;
         case WOB__ENVELOPE__BODY_RULES_REQUEST:   admin_rules (self, env->rules_request); break;
         case WOB__ENVELOPE__BODY_CLOCK_SET:       admin_clock (self, env->clock_set); break;
+        case WOB__ENVELOPE__BODY_WAVE_CONTROL:    control_wave (self, env->wave_control); break;
         case WOB__ENVELOPE__BODY_BYE:
             if (worker)
                 workers_bye (self, worker);
@@ -446,7 +447,7 @@ s_turn (broker_t *self)
             rc = 0;
         }
         if (!rc)
-            rc = intake_sweep (self, err);
+            rc = control_sweep (self, err);
         if (rc)
             snprintf (self->group_error, sizeof (self->group_error), "%s", err);
     }

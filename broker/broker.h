@@ -19,6 +19,7 @@
       rulebook.c   the rule file: parse, validate, defaults
       rules.c      the coordination rules applied to one order
       coordinate.c merge, absorb, fallback, collaboration across orders
+      control.c    pause / resume / cancel, end of a wave's window
       admin.c      do-not-disturb list, rules show / reload, test clock */
 
 #ifndef BROKER_H_INCLUDED
@@ -71,7 +72,6 @@ typedef struct {
     store_stats_t stats;        //  running counts, written back at commit
     bool stats_dirty;           //  stats changed in this group
     bool may_have_queued [BROKER_MAX_CHANNELS];  //  queue run maybe non-empty
-    uint64_t sweep_after;       //  end-of-window sweep position (order id)
     zhashx_t *rule_counts;      //  "filtered/RULE" etc. -> uint64_t *
     bool counts_dirty;          //  rule_counts changed in this group
 } wave_t;
@@ -220,9 +220,16 @@ int admin_load_rules (broker_t *self, char *err);
 void intake_begin (broker_t *self, Wob__SubmitBegin *msg);
 void intake_chunk (broker_t *self, Wob__SubmitChunk *msg);
 void intake_commit (broker_t *self, Wob__SubmitCommit *msg);
-//  Ends waves whose window has closed and expires their open orders, a
-//  bounded number per call.
-int intake_sweep (broker_t *self, char *err);
+
+//  --- control.c ----------------------------------------------------------
+//  Pause, resume or cancel a wave.
+void control_wave (broker_t *self, Wob__WaveControl *msg);
+//  Ends waves whose window closed, and carries on the passes over waves'
+//  orders (expire, cancel, history notes), a bounded number per call.
+int control_sweep (broker_t *self, char *err);
+//  The state an order of this wave takes instead of going back to the
+//  queue: EXPIRED (window closed), CANCELLED (wave cancelled) or 0.
+int control_closed (broker_t *self, uint32_t wave_seq);
 
 //  --- dispatch.c ---------------------------------------------------------
 //  Leases queued orders to workers with credit; bounded per call.

@@ -9,7 +9,7 @@
     duplicates nothing.  Orders of a wave that is still loading sit in their
     queue runs but are not dispatched until the commit opens the wave.
 
-    Also here: the end of a wave's window (intake_sweep).                 */
+    The end of a wave's window is control.c's (control_sweep).            */
 
 #include "broker.h"
 
@@ -122,6 +122,8 @@ intake_begin (broker_t *self, Wob__SubmitBegin *msg)
         wave->state = WOB__WAVE_STATE__WAVE_LOADING;
         wave->rows = 0;
         wave->swept = false;
+        wave->sweep = 0;
+        wave->sweep_after = 0;
         wave->created_ms = self->now;
         if (store_wave_put (self->store, wave, err)) {
             wob__wave__free_unpacked (wave, NULL);
@@ -306,58 +308,4 @@ intake_commit (broker_t *self, Wob__SubmitCommit *msg)
             sum->by_channel [sum->n_by_channel++] =
                 wob_count_new (store_channel_name (self->store, (uint8_t) c), st->by_channel [c]);
     broker_respond (self, WOB__ENVELOPE__BODY_SUBMIT_SUMMARY, sum);
-}
-
-//  Expires up to `budget` open orders of an ended wave.
-static int
-s_sweep_wave (broker_t *self, wave_t *wave, size_t *budget, char *err)
-{
-    Wob__Wave *w = wave->wave;
-    while (*budget > 0) {
-        uint64_t id;
-        if (store_wave_order_next (self->store, w->seq, wave->sweep_after, &id, err))
-            return WOB_ERR_STORE;
-        if (id == 0) {
-            w->swept = true;
-            return store_wave_put (self->store, w, err);
-        }
-        wave->sweep_after = id;
-        (*budget)--;
-        Wob__Order *order;
-        if (store_order_get (self->store, id, &order, err))
-            return WOB_ERR_STORE;
-        int rc = 0;
-        //  Dispatched orders finish their lease; leases.c expires them after.
-        if (!lifecycle_is_final (order->state) && order->state != WOB__STATE__STATE_DISPATCHED)
-            rc = lifecycle_move (self, order, WOB__STATE__STATE_EXPIRED, "broker",
-                                 "wave window ended", err);
-        wob__order__free_unpacked (order, NULL);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-int
-intake_sweep (broker_t *self, char *err)
-{
-    size_t budget = 2000;
-    for (wave_t *wave = zhashx_first (self->waves); wave && budget;
-         wave = zhashx_next (self->waves)) {
-        Wob__Wave *w = wave->wave;
-        if (w->swept || !w->end_ms || w->end_ms > self->now
-        ||  w->state == WOB__WAVE_STATE__WAVE_LOADING
-        ||  w->state == WOB__WAVE_STATE__WAVE_COMMITTING)
-            continue;
-        if (w->state != WOB__WAVE_STATE__WAVE_ENDED
-        &&  w->state != WOB__WAVE_STATE__WAVE_CANCELLED) {
-            w->state = WOB__WAVE_STATE__WAVE_ENDED;
-            zsys_info ("wave %s: window ended, expiring open orders", w->id);
-            if (store_wave_put (self->store, w, err))
-                return WOB_ERR_STORE;
-        }
-        if (s_sweep_wave (self, wave, &budget, err))
-            return WOB_ERR_STORE;
-    }
-    return 0;
 }

@@ -159,10 +159,13 @@ static int
 s_return (broker_t *self, Wob__Order *order, const char *reason, char *err)
 {
     leases_forget (self, order);
-    wave_t *wave = broker_wave_by_seq (self, order->wave_seq);
-    if (wave && wave->wave->end_ms && wave->wave->end_ms <= self->now)
+    int closed = control_closed (self, order->wave_seq);
+    if (closed == WOB__STATE__STATE_EXPIRED)
         return lifecycle_move (self, order, WOB__STATE__STATE_EXPIRED, "broker",
                                "lease ended after the wave window closed", err);
+    if (closed == WOB__STATE__STATE_CANCELLED)
+        return lifecycle_move (self, order, WOB__STATE__STATE_CANCELLED, "broker",
+                               "lease ended after the wave was cancelled", err);
     return lifecycle_move (self, order, WOB__STATE__STATE_QUEUED, "broker", reason, err);
 }
 
@@ -318,8 +321,7 @@ s_outcome (broker_t *self, worker_t *worker, Wob__OutcomeItem *item, bool *faile
     worker->done++;
     lifecycle_count_outcome (self, order, item->outcome);
 
-    wave_t *wave = broker_wave_by_seq (self, order->wave_seq);
-    bool ended = wave && wave->wave->end_ms && wave->wave->end_ms <= self->now;
+    int closed = control_closed (self, order->wave_seq);
     char reason [300], when [32];
     const char *note = *item->note? item->note: "";
     Wob__State to = WOB__STATE__STATE_DONE;
@@ -369,9 +371,12 @@ s_outcome (broker_t *self, worker_t *worker, Wob__OutcomeItem *item, bool *faile
     }
     else
         snprintf (reason, sizeof (reason), "outcome %s %s", outcome_name, note);
-    if (ended && (to == WOB__STATE__STATE_RETRY || to == WOB__STATE__STATE_DEFERRED)) {
-        to = WOB__STATE__STATE_EXPIRED;
-        strncat (reason, "; wave window closed", sizeof (reason) - strlen (reason) - 1);
+    if (closed && (to == WOB__STATE__STATE_RETRY || to == WOB__STATE__STATE_DEFERRED
+               ||  to == WOB__STATE__STATE_TRANSFERRED)) {
+        to = closed;
+        order->transferred_to = 0;
+        strncat (reason, closed == WOB__STATE__STATE_EXPIRED? "; wave window closed":
+                 "; wave cancelled", sizeof (reason) - strlen (reason) - 1);
     }
     rc = lifecycle_move (self, order, to, worker->name, reason, err);
     if (!rc)

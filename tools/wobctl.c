@@ -422,6 +422,7 @@ s_usage (FILE *out)
         "  suppress import FILE     CSV: msisdn[,reason,channel,expires,note]\n"
         "  suppress list [MSISDN]\n"
         "  rules show | rules reload\n"
+        "  pause WAVE | resume WAVE | cancel WAVE [--recall]\n"
         "  clock advance DURATION   (broker started with --test-clock)\n"
         "exit codes: 0 ok, 1 refused or invalid input, 2 broker unreachable\n"
         "endpoint default: $WOB_ENDPOINT or tcp://127.0.0.1:5570\n");
@@ -491,6 +492,9 @@ main (int argc, char *argv [])
     else
     if (streq (command, "clock"))
         rc = ctl_clock (&ctl, sub_argc, sub_argv);
+    else
+    if (streq (command, "pause") || streq (command, "resume") || streq (command, "cancel"))
+        rc = ctl_wave_control (&ctl, sub_argc, sub_argv);
     else {
         fprintf (stderr, "wobctl: unknown command '%s'\n", command);
         s_usage (stderr);

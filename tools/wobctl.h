@@ -24,5 +24,7 @@ Wob__Envelope *ctl_request (ctl_t *ctl, Wob__Envelope__BodyCase body_case, void 
 int ctl_suppress (ctl_t *ctl, int argc, char **argv);
 int ctl_rules (ctl_t *ctl, int argc, char **argv);
 int ctl_clock (ctl_t *ctl, int argc, char **argv);
+//  pause | resume | cancel WAVE
+int ctl_wave_control (ctl_t *ctl, int argc, char **argv);
 
 #endif

@@ -1,6 +1,6 @@
 /*  wobctl_admin.c - wobctl's administration commands: the do-not-disturb
-    list (add, remove, import, list), the rules in force (show, reload) and
-    the test clock.  An import is checked whole, line by line, before any
+    list (add, remove, import, list), the rules in force (show, reload),
+    pause / resume / cancel of a wave, and the test clock.  An import is checked whole, line by line, before any
     of it is sent.                                                        */
 
 #include "wobctl.h"
@@ -383,6 +383,51 @@ ctl_clock (ctl_t *ctl, int argc, char **argv)
                 reply->clock_info->now_ms, reply->clock_info->offset_ms);
     else
         printf ("broker clock now %s\n", wob_format_time (reply->clock_info->now_ms, when, 32));
+    wob_msg_free (&reply);
+    return 0;
+}
+
+int
+ctl_wave_control (ctl_t *ctl, int argc, char **argv)
+{
+    Wob__WaveControl control = WOB__WAVE_CONTROL__INIT;
+    const char *verb = argv [0];
+    control.action = streq (verb, "pause")? WOB__WAVE_CONTROL__ACTION__PAUSE:
+                     streq (verb, "resume")? WOB__WAVE_CONTROL__ACTION__RESUME:
+                     WOB__WAVE_CONTROL__ACTION__CANCEL;
+    for (int i = 1; i < argc; i++) {
+        if (streq (argv [i], "--recall") && control.action == WOB__WAVE_CONTROL__ACTION__CANCEL)
+            control.recall = true;
+        else
+        if (*argv [i] != '-' && !*control.wave)
+            control.wave = argv [i];
+        else {
+            fprintf (stderr, "usage: wobctl pause WAVE | resume WAVE | cancel WAVE [--recall]\n");
+            return 1;
+        }
+    }
+    if (!*control.wave) {
+        fprintf (stderr, "usage: wobctl %s WAVE%s\n", verb,
+                 control.action == WOB__WAVE_CONTROL__ACTION__CANCEL? " [--recall]": "");
+        return 1;
+    }
+    char actor [96];
+    const char *user = getenv ("USER");
+    snprintf (actor, sizeof (actor), "wobctl:%s", user? user: "unknown");
+    control.actor = actor;
+    int rc;
+    Wob__Envelope *reply = ctl_request (ctl, WOB__ENVELOPE__BODY_WAVE_CONTROL, &control, &rc);
+    if (!reply)
+        return rc;
+    Wob__Wave *w = reply->wave_status->wave;
+    if (ctl->json) {
+        printf ("{\"wave\": ");
+        wob_json_string (stdout, w->id);
+        printf (", \"state\": \"%s\"}\n", wob_wave_state_name (w->state));
+    }
+    else
+        printf ("wave %s is %s%s\n", w->id, wob_wave_state_name (w->state),
+                control.recall? " (leased orders recalled)": "");
     wob_msg_free (&reply);
     return 0;
 }
