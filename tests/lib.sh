@@ -39,12 +39,13 @@ wait_for () {
 }
 
 # pick_port: a free port for a broker that must restart on the same port.
-# Brokers bound to "*" get ports from 49152 up, so this draws from a range
-# below that, at random, to stay clear of the other tests running in parallel.
+# Brokers bound to "*" get ports from 49152 up and outgoing connections get
+# the kernel's ephemeral ports (32768 up), so this draws at random from
+# 10000-19999, clear of both.
 pick_port () {
   local p
   for _ in $(seq 50); do
-    p=$(( 33000 + RANDOM % 12000 ))
+    p=$(( 10000 + RANDOM % 10000 ))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
   done
   return 1
