@@ -10,7 +10,7 @@ make_wave "$WORK/big.yaml" W-big big.csv sms
 ctl submit --progress --chunk 2000 "$WORK/big.yaml" 2>"$WORK/progress.log" >/dev/null &
 submitter=$!
 wait_for 60 bash -c "grep -q '^durable [0-9]*[0-9]\{5\} ' '$WORK/progress.log'"
-kill -9 "$BROKER_PID"
+crash_broker
 rc=0; wait "$submitter" || rc=$?
 check "submitter reports the broker unreachable (exit 2)" [ "$rc" = 2 ]
 acked=$(grep '^durable' "$WORK/progress.log" | tail -1 | awk '{print $2}')
@@ -33,7 +33,7 @@ for i in 1 2 3; do
       --outcomes accepted=0.5,declined=0.5 --log "$WORK/agent-$i.log"
 done
 wait_for 60 bash -c "[ \$(cat '$WORK'/agent-*.log 2>/dev/null | wc -l) -ge 1500 ]"
-kill -9 "$BROKER_PID"
+crash_broker
 echo "# broker killed after $(cat "$WORK"/agent-*.log | wc -l) reports"
 start_broker "$WORK/data" "$PORT" --restart-grace-ms 30000
 check "dispatch wave finishes after restart" wait_for 120 wave_finished W-disp

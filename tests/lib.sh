@@ -64,6 +64,13 @@ start_broker () {
   ENDPOINT="tcp://127.0.0.1:$PORT"
 }
 
+# crash_broker: kill -9 the broker and wait until it is really gone (its
+# port and LMDB lock are free only then).
+crash_broker () {
+  kill -9 "$BROKER_PID" 2>/dev/null || true
+  wait "$BROKER_PID" 2>/dev/null || true
+}
+
 # start_worker ARGS...: a simworker against ENDPOINT; appends its pid to PIDS.
 start_worker () {
   "$BIN/wob-simworker" --endpoint "$ENDPOINT" "$@" 2>>"$WORK/workers.log" &
