@@ -187,6 +187,9 @@ int rules_timing (broker_t *self, Wob__Order *order, rules_verdict_t *verdict);
 int64_t rules_quiet_until (broker_t *self, const char *channel);
 //  Records the first contact of an order (frequency caps count these).
 int rules_contacted (broker_t *self, Wob__Order *order, char *err);
+//  Counts a verdict in the wave's counts by rule ("filtered/duplicate",
+//  "merged/merge", "control/control", "deferred/quiet_hours").
+void rules_count_verdict (broker_t *self, uint32_t wave_seq, rules_verdict_t *verdict);
 //  Counts a decision in the wave's counts by rule ("filtered/duplicate").
 void rules_count (broker_t *self, uint32_t wave_seq, const char *kind, const char *rule);
 //  Applies a verdict to an order: the move, its history and its count.

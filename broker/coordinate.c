@@ -182,10 +182,8 @@ s_transfer (broker_t *self, Wob__Order *from, char *err)
               from->id, from->channel, wob_outcome_name (from->outcome),
               verdict.rule? "; rule ": "", verdict.rule? verdict.rule: "",
               verdict.rule? verdict.reason: "");
-    if (verdict.rule) {
-        const char *kind = verdict.to == WOB__STATE__STATE_FILTERED? "filtered": "deferred";
-        rules_count (self, order.wave_seq, kind, verdict.rule);
-    }
+    if (verdict.rule)
+        rules_count_verdict (self, order.wave_seq, &verdict);
     rules_count (self, order.wave_seq, "transferred", "fallback");
     rc = lifecycle_create (self, &order, verdict.to, "rules", reason, err);
     if (!rc)

@@ -163,9 +163,7 @@ s_add_target (broker_t *self, wave_t *wave, Wob__Target *target, char *err)
         return rc;
     char reason [480];
     if (verdict.rule) {
-        const char *kind = verdict.to == WOB__STATE__STATE_FILTERED? "filtered":
-                           verdict.to == WOB__STATE__STATE_DEFERRED? "deferred": "held";
-        rules_count (self, w->seq, kind, verdict.rule);
+        rules_count_verdict (self, w->seq, &verdict);
         snprintf (reason, sizeof (reason), "%s; rule %s: %s", why, verdict.rule,
                   *verdict.reason? verdict.reason: why);
     }

@@ -303,6 +303,13 @@ rules_contacted (broker_t *self, Wob__Order *order, char *err)
 }
 
 void
+rules_count_verdict (broker_t *self, uint32_t wave_seq, rules_verdict_t *verdict)
+{
+    //  The counts' key names the state the rule led to.
+    rules_count (self, wave_seq, wob_state_name (verdict->to), verdict->rule);
+}
+
+void
 rules_count (broker_t *self, uint32_t wave_seq, const char *kind, const char *rule)
 {
     wave_t *wave = broker_wave_by_seq (self, wave_seq);
@@ -319,8 +326,6 @@ rules_apply (broker_t *self, Wob__Order *order, rules_verdict_t *verdict, char *
 {
     char reason [320];
     snprintf (reason, sizeof (reason), "rule %s: %s", verdict->rule, verdict->reason);
-    const char *kind = verdict->to == WOB__STATE__STATE_FILTERED? "filtered":
-                       verdict->to == WOB__STATE__STATE_DEFERRED? "deferred": "held";
-    rules_count (self, order->wave_seq, kind, verdict->rule);
+    rules_count_verdict (self, order->wave_seq, verdict);
     return lifecycle_move (self, order, verdict->to, "rules", reason, err);
 }
