@@ -147,6 +147,8 @@ int lifecycle_move (broker_t *self, Wob__Order *order, Wob__State to,
 //  Appends a history entry without a state change (lease extended, ...).
 int lifecycle_note (broker_t *self, Wob__Order *order, const char *actor,
                     const char *reason, char *err);
+//  Counts an order's first contact (its first lease) in the wave's counts.
+void lifecycle_count_contact (broker_t *self, Wob__Order *order);
 //  Counts an outcome report in the wave's counts.
 void lifecycle_count_outcome (broker_t *self, Wob__Order *order, int outcome);
 bool lifecycle_is_final (int state);

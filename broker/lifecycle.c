@@ -95,16 +95,30 @@ s_history (broker_t *self, Wob__Order *order, int from, int to, const char *acto
     return store_history_put (self->store, order->id, order->history_len++, &entry, err);
 }
 
+//  The order's channel slot in the wave counts (0: no channel).
+static int
+s_slot (broker_t *self, Wob__Order *order)
+{
+    channel_t *channel = broker_channel (self, order->channel);
+    return channel? channel->id: 0;
+}
+
 static void
 s_count (broker_t *self, Wob__Order *order, int from, int to)
 {
     wave_t *wave = broker_wave_by_seq (self, order->wave_seq);
     if (!wave)
         return;
-    if (from > 0 && from < 16 && wave->stats.by_state [from] > 0)
-        wave->stats.by_state [from]--;
-    if (to > 0 && to < 16)
-        wave->stats.by_state [to]++;
+    store_stats_t *st = &wave->stats;
+    int c = s_slot (self, order);
+    if (from > 0 && from < 16 && st->by_state [from] > 0)
+        st->by_state [from]--;
+    if (from > 0 && from < 16 && st->channel_state [c][from] > 0)
+        st->channel_state [c][from]--;
+    if (to > 0 && to < 16) {
+        st->by_state [to]++;
+        st->channel_state [c][to]++;
+    }
     wave->stats_dirty = true;
 }
 
@@ -161,6 +175,17 @@ lifecycle_count_outcome (broker_t *self, Wob__Order *order, int outcome)
     wave_t *wave = broker_wave_by_seq (self, order->wave_seq);
     if (wave && outcome > 0 && outcome < 16) {
         wave->stats.by_outcome [outcome]++;
+        wave->stats.channel_outcome [s_slot (self, order)][outcome]++;
+        wave->stats_dirty = true;
+    }
+}
+
+void
+lifecycle_count_contact (broker_t *self, Wob__Order *order)
+{
+    wave_t *wave = broker_wave_by_seq (self, order->wave_seq);
+    if (wave) {
+        wave->stats.contacted [s_slot (self, order)]++;
         wave->stats_dirty = true;
     }
 }

@@ -31,6 +31,20 @@ s_orders (broker_t *self, uint64_t *ids, size_t count)
     broker_respond (self, WOB__ENVELOPE__BODY_ORDER_LIST, list);
 }
 
+//  Every state and outcome is listed, zero or not, so readers need no
+//  defaults.
+static void
+s_counts (const uint64_t *states, const uint64_t *outcomes, Wob__Count ***by_state,
+          size_t *n_state, Wob__Count ***by_outcome, size_t *n_outcome)
+{
+    *by_state = calloc (16, sizeof (Wob__Count *));
+    *by_outcome = calloc (16, sizeof (Wob__Count *));
+    for (int s = 1; s <= WOB__STATE__STATE_CONTROL; s++)
+        (*by_state) [(*n_state)++] = wob_count_new (wob_state_name (s), states [s]);
+    for (int o = 1; o <= WOB__OUTCOME__OUTCOME_UNDELIVERED; o++)
+        (*by_outcome) [(*n_outcome)++] = wob_count_new (wob_outcome_name (o), outcomes [o]);
+}
+
 static void
 s_wave (broker_t *self, const char *wave_id)
 {
@@ -47,16 +61,26 @@ s_wave (broker_t *self, const char *wave_id)
     wob__wave__pack (wave->wave, buf);
     status->wave = wob__wave__unpack (NULL, size, buf);
     free (buf);
-    status->by_state = calloc (16, sizeof (Wob__Count *));
-    status->by_outcome = calloc (16, sizeof (Wob__Count *));
+    store_stats_t *st = &wave->stats;
+    s_counts (st->by_state, st->by_outcome, &status->by_state, &status->n_by_state,
+              &status->by_outcome, &status->n_by_outcome);
+    status->channels = calloc (BROKER_MAX_CHANNELS, sizeof (Wob__ChannelStatus *));
+    for (int c = 0; c < BROKER_MAX_CHANNELS; c++) {
+        uint64_t orders = 0;
+        for (int s = 0; s < 16; s++)
+            orders += st->channel_state [c][s];
+        status->contacted += st->contacted [c];
+        if (!orders)
+            continue;
+        Wob__ChannelStatus *cs = calloc (1, sizeof (*cs));
+        wob__channel_status__init (cs);
+        cs->channel = strdup (c? store_channel_name (self->store, (uint8_t) c): "");
+        cs->contacted = st->contacted [c];
+        s_counts (st->channel_state [c], st->channel_outcome [c], &cs->by_state,
+                  &cs->n_by_state, &cs->by_outcome, &cs->n_by_outcome);
+        status->channels [status->n_channels++] = cs;
+    }
     status->by_channel = calloc (BROKER_MAX_CHANNELS, sizeof (Wob__Count *));
-    //  Every state is listed, zero or not, so scripts need no defaults.
-    for (int s = 1; s <= WOB__STATE__STATE_CONTROL; s++)
-        status->by_state [status->n_by_state++] = wob_count_new (wob_state_name (s),
-                                                           wave->stats.by_state [s]);
-    for (int o = 1; o <= WOB__OUTCOME__OUTCOME_UNDELIVERED; o++)
-        status->by_outcome [status->n_by_outcome++] = wob_count_new (wob_outcome_name (o),
-                                                               wave->stats.by_outcome [o]);
     size_t rules = wave->rule_counts? zhashx_size (wave->rule_counts): 0;
     status->by_rule = calloc (rules + 1, sizeof (Wob__Count *));
     for (uint64_t *count = rules? zhashx_first (wave->rule_counts): NULL; count;

@@ -298,6 +298,7 @@ rules_contacted (broker_t *self, Wob__Order *order, char *err)
 {
     if (order->attempts != 1)
         return 0;                   //  retries of one order are one contact
+    lifecycle_count_contact (self, order);
     return store_contact_add (self->store, order->target->msisdn, self->now, order->id,
                               order->channel, err);
 }

@@ -20,7 +20,11 @@ typedef struct {
     uint64_t by_state [16];                     //  Wob__State -> orders
     uint64_t by_outcome [16];                   //  Wob__Outcome -> reports
     uint64_t by_channel [STORE_MAX_CHANNELS];   //  channel id -> orders
-    uint64_t filtered_by_reason [8];            //  reserved for rules
+    uint64_t filtered_by_reason [8];            //  reserved
+    //  Per channel (index 0: orders no plan step routed)
+    uint64_t channel_state [STORE_MAX_CHANNELS][16];    //  orders by state
+    uint64_t channel_outcome [STORE_MAX_CHANNELS][16];  //  outcome reports
+    uint64_t contacted [STORE_MAX_CHANNELS];            //  orders leased at least once
 } store_stats_t;
 
 typedef struct {

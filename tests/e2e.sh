@@ -47,6 +47,17 @@ check "status by number shows the order, its worker and history" \
     [ "$(jq -r '.[0].state' <<<"$orders")" = done -a "$(jq -r '.[0].worker' <<<"$orders")" != "" \
       -a "$(jq '.[0].history | length' <<<"$orders")" -ge 3 ]
 check "human status is a table" bash -c "'$BIN/wobctl' --endpoint $ENDPOINT status --wave W-e2e | grep -q '^    done  *10000'"
+report=$(ctl --json report --wave W-e2e)
+check "report: every order contacted once" [ "$(jq .total.contacted <<<"$report")" = 10000 ]
+check "report: accepted equals the outcomes counted" \
+    [ "$(jq .total.accepted <<<"$report")" = "$(wave_json W-e2e | jq .by_outcome.accepted)" ]
+check "report: per channel orders equal the submit summary" \
+    [ "$(jq -c '[.by_channel[] | {(.channel): .orders}] | add' <<<"$report")" = "$(jq -c '.by_channel' <<<"$summary")" ]
+check "report: conversion per contact is accepted / contacted" \
+    jq -e '.by_channel[] | select(.channel == "call") | (.conversion_per_contact - (.accepted / .contacted) | fabs) < 0.0001' <<<"$report" >/dev/null
+check "report --csv has a header and one row per channel plus total" \
+    [ "$(ctl report --wave W-e2e --csv | wc -l)" = 5 ]
+
 # Clean shutdown: workers leave, the broker stops on SIGTERM with exit 0
 # (under the sanitizer build this is also where leaks would be reported).
 for pid in "${PIDS[@]}"; do [ "$pid" = "$BROKER_PID" ] || kill -TERM "$pid" 2>/dev/null || true; done

@@ -423,6 +423,7 @@ s_usage (FILE *out)
         "  suppress list [MSISDN]\n"
         "  rules show | rules reload\n"
         "  pause WAVE | resume WAVE | cancel WAVE [--recall]\n"
+        "  report --wave WAVE [--by channel] [--csv]\n"
         "  clock advance DURATION   (broker started with --test-clock)\n"
         "exit codes: 0 ok, 1 refused or invalid input, 2 broker unreachable\n"
         "endpoint default: $WOB_ENDPOINT or tcp://127.0.0.1:5570\n");
@@ -492,6 +493,9 @@ main (int argc, char *argv [])
     else
     if (streq (command, "clock"))
         rc = ctl_clock (&ctl, sub_argc, sub_argv);
+    else
+    if (streq (command, "report"))
+        rc = ctl_report (&ctl, sub_argc, sub_argv);
     else
     if (streq (command, "pause") || streq (command, "resume") || streq (command, "cancel"))
         rc = ctl_wave_control (&ctl, sub_argc, sub_argv);
