@@ -114,10 +114,16 @@ intake_begin (broker_t *self, Wob__SubmitBegin *msg)
     else {
         //  Copy via pack/unpack: the stored wave is ours, msg stays the caller's.
         size_t size = wob__wave__get_packed_size (in);
-        uint8_t *buf = malloc (size);
-        wob__wave__pack (in, buf);
-        Wob__Wave *wave = wob__wave__unpack (NULL, size, buf);
+        uint8_t *buf = malloc (size? size: 1);
+        if (buf)
+            wob__wave__pack (in, buf);
+        Wob__Wave *wave = buf? wob__wave__unpack (NULL, size, buf): NULL;
         free (buf);
+        if (!wave) {
+            broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "submit: wave '%s' could not "
+                          "be copied (out of memory or unsupported content)", in->id);
+            return;
+        }
         wave->seq = store_next_wave_seq (self->store);
         wave->state = WOB__WAVE_STATE__WAVE_LOADING;
         wave->rows = 0;

@@ -29,6 +29,46 @@ wob_msg_send (zsock_t *sock, Wob__Envelope *env)
     return zframe_send (&frame, sock, 0);
 }
 
+//  Refuses unknown fields anywhere in the message tree: they are bad input
+//  (and protobuf-c keeps some it cannot pack again, such as field 0).
+static bool
+s_known_fields_only (const ProtobufCMessage *msg, char *err, int depth)
+{
+    const ProtobufCMessageDescriptor *desc = msg->descriptor;
+    if (msg->n_unknown_fields) {
+        wob_fail (err, 0, "%s carries field number %u, which protocol version %d does not "
+                  "know", desc->short_name, msg->unknown_fields [0].tag, WOB_PROTOCOL_VERSION);
+        return false;
+    }
+    if (depth > 16) {
+        wob_fail (err, 0, "messages nested deeper than 16 levels");
+        return false;
+    }
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &desc->fields [i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        const char *base = (const char *) msg;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *) (base + f->quantifier_offset);
+            ProtobufCMessage *const *items = *(ProtobufCMessage *const *const *) (base + f->offset);
+            for (size_t k = 0; k < n; k++)
+                if (items [k] && !s_known_fields_only (items [k], err, depth + 1))
+                    return false;
+        }
+        else {
+            //  A oneof member is present only when the case says so.
+            if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+            &&  *(const uint32_t *) (base + f->quantifier_offset) != f->id)
+                continue;
+            const ProtobufCMessage *sub = *(ProtobufCMessage *const *) (base + f->offset);
+            if (sub && !s_known_fields_only (sub, err, depth + 1))
+                return false;
+        }
+    }
+    return true;
+}
+
 Wob__Envelope *
 wob_msg_decode (const uint8_t *data, size_t size, size_t max, int *code, char *err)
 {
@@ -54,6 +94,11 @@ wob_msg_decode (const uint8_t *data, size_t size, size_t max, int *code, char *e
     if (env->body_case == WOB__ENVELOPE__BODY__NOT_SET) {
         *code = WOB__ERROR_CODE__ERR_UNKNOWN;
         wob_fail (err, 0, "envelope carries no command this version knows");
+        wob__envelope__free_unpacked (env, NULL);
+        return NULL;
+    }
+    if (!s_known_fields_only (&env->base, err, 0)) {
+        *code = WOB__ERROR_CODE__ERR_DECODE;
         wob__envelope__free_unpacked (env, NULL);
         return NULL;
     }

@@ -120,7 +120,13 @@ wob_parse_time (const char *text, int64_t *ms)
     //  Epoch seconds
     size_t len = strlen (text);
     if (len > 8 && strspn (text, "0123456789") == len) {
-        *ms = strtoll (text, NULL, 10) * 1000;
+        //  Up to the year 3000: anything later is a typo, and would overflow.
+        if (len > 11)
+            return -1;
+        long long secs = strtoll (text, NULL, 10);
+        if (secs > 32503680000LL)
+            return -1;
+        *ms = secs * 1000;
         return 0;
     }
     const char *p = text;

@@ -450,6 +450,13 @@ static void
 test_parse_time (void)
 {
     testutil_start ("wob_parse_time");
+    {
+        //  Epoch seconds that would overflow (found by fuzz_wavefile)
+        int64_t big = 0;
+        CHECK (wob_parse_time ("9223372036854775807", &big) == -1);
+        CHECK (wob_parse_time ("18446745873709552", &big) == -1);
+        CHECK (wob_parse_time ("1795482000", &big) == 0 && big == 1795482000000LL);
+    }
     //  2026-11-24T01:00:00Z is 1795482000 s after the epoch
     //  (1763946000 is the same wall time in 2025).
     const int64_t want = 1795482000000LL;
@@ -541,10 +548,46 @@ test_state_names (void)
     testutil_end ();
 }
 
+//  Unknown fields anywhere in the tree are refused with the message named,
+//  including field number 0 that protobuf-c keeps but cannot pack again
+//  (found by fuzz_codec: it crashed the broker).
+static void
+test_unknown_fields (void)
+{
+    testutil_start ("unknown fields -> ERR_DECODE naming the message");
+    char err [WOB_ERRLEN] = "";
+    int code = -1;
+    //  Envelope { version 1, submit_begin { wave { field 99 = 1 } } }
+    const uint8_t nested [] = { 0x08, 0x01, 0xA2, 0x01, 0x05, 0x0A, 0x03, 0x98, 0x06, 0x01 };
+    Wob__Envelope *env = wob_msg_decode (nested, sizeof (nested), WOB_MAX_MESSAGE, &code, err);
+    CHECK (env == NULL);
+    CHECK (code == WOB__ERROR_CODE__ERR_DECODE);
+    CHECK_ERR (err, "Wave carries field number 99");
+    const char *source = getenv ("WOB_SOURCE_DIR");
+    const char *files [] = { "field0-in-envelope.bin", "field0-in-submit-begin-wave.bin",
+                             "field0-in-submit-chunk-target.bin" };
+    for (size_t i = 0; source && i < 3; i++) {
+        char path [512];
+        snprintf (path, sizeof (path), "%s/tests/fuzz/regressions/codec/%s", source, files [i]);
+        zchunk_t *bytes = zchunk_slurp (path, 0);
+        CHECK (bytes != NULL);
+        if (!bytes)
+            continue;
+        env = wob_msg_decode (zchunk_data (bytes), zchunk_size (bytes), WOB_MAX_MESSAGE,
+                              &code, err);
+        CHECK (env == NULL);
+        CHECK (code == WOB__ERROR_CODE__ERR_DECODE || code == WOB__ERROR_CODE__ERR_UNKNOWN);
+        wob_msg_free (&env);
+        zchunk_destroy (&bytes);
+    }
+    testutil_end ();
+}
+
 int
 main (void)
 {
     testutil_init ("test_codec");
+    test_unknown_fields ();
     test_round_trip ();
     test_truncated ();
     test_garbage ();

@@ -41,6 +41,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get install -y -q "${missing[@]}"
 fi
 cc=${WOB_FUZZ_CC:-clang-14}
+# Stacks for UBSan reports too (ASan prints them anyway)
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
 # --- Build ------------------------------------------------------------------
 targets=(codec targets wavefile rulebook)
@@ -55,6 +57,17 @@ max_len() {
     targets) echo 262144 ;;
     *)       echo 65536 ;;
   esac
+}
+
+# s_finding LOG: what a sanitizer, a check or libFuzzer reported, and where in
+# wob's code (the first stack frame outside the fuzz harness), on one line
+s_finding() {
+  local what where
+  what=$(grep -m1 -E 'runtime error|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|check failed|ALARM' \
+         "$1" | sed 's/^==[0-9]*== *//' || true)
+  where=$(grep -E '^ *#[0-9]+ 0x[0-9a-f]+ in [^ ]+ '"$root"'/' "$1" | grep -v "$root/tests/fuzz/" \
+          | head -1 | sed -E 's/^ *#[0-9]+ 0x[0-9a-f]+ in ([^ ]+) '"${root//\//\\/}"'\/([^ ]*).*/\1 (\2)/' || true)
+  echo "${what:-see $1}${where:+ -- in $where}"
 }
 
 # --- One target -------------------------------------------------------------
@@ -101,17 +114,15 @@ run_target() {
          "$(find "$src/corpus/$name" -type f | wc -l)" "${corp:-?}" \
          "${#files[@]}" "$replay")
   if [ "$status" = CRASH ]; then
-    local what artifact
-    what=$(grep -m1 -E '^(==[0-9]+==ERROR|SUMMARY|fuzz_[a-z]+: check failed|ALARM|==[0-9]+== ERROR)' \
-           "$work/fuzz.log" || echo "see $work/fuzz.log")
+    local artifact
     artifact=$(sed -n "s/.*Test unit written to \(.*\)/\1/p" "$work/fuzz.log" | tail -1)
-    line+=$'\n'"    found: $what"
+    line+=$'\n'"    found: $(s_finding "$work/fuzz.log")"
     line+=$'\n'"    input: ${artifact:-none written} (keep it in tests/fuzz/regressions/$name/)"
     line+=$'\n'"    log:   $work/fuzz.log"
   fi
   if [ "$replay" != ok ]; then
-    line+=$'\n'"    replay: $(grep -m1 -E '==[0-9]+==ERROR|SUMMARY|check failed|Running:' \
-                             "$work/replay.log" | tail -1 || true) (log: $work/replay.log)"
+    line+=$'\n'"    replay failed: $(grep 'Running: ' "$work/replay.log" | tail -1 | sed 's/.*Running: //')"
+    line+=$'\n'"      $(s_finding "$work/replay.log")"
   fi
   printf '%s\n' "$line" >"$work/result"
   echo "$verdict" >"$work/verdict"
