@@ -222,8 +222,10 @@ s_load (broker_t *self, char *err)
     rc = store_wave_each (self->store, s_load_wave, self, err);
     if (!rc)
         rc = leases_load (self, err);
+    if (!rc)
+        rc = routes_load (self, err);
     store_abort (self->store);
-    workers_recount (self);
+    workers_recount (self);     //  after routes_load: drops the old routes' pointers
     return rc;
 }
 
@@ -240,6 +242,7 @@ s_setup (broker_t *self, broker_config_t *config, char *err)
     self->waves_by_seq = zhashx_new ();
     self->workers = workers_new ();
     self->leases = leases_new ();
+    self->routes = routes_new ();
     self->outbox = zlistx_new ();
     zlistx_set_destructor (self->outbox, s_outbox_item_destroy);
     self->rng = (uint64_t) wob_now_ms () ^ ((uint64_t) getpid () << 32) ^ 0x9E3779B97F4A7C15ULL;
@@ -287,6 +290,7 @@ s_teardown (broker_t *self)
     zlistx_destroy (&self->outbox);
     leases_destroy (&self->leases);
     workers_destroy (&self->workers);
+    routes_destroy (&self->routes);
     zhashx_destroy (&self->waves_by_seq);
     zhashx_destroy (&self->waves);
     store_destroy (&self->store);
@@ -448,6 +452,14 @@ s_turn (broker_t *self)
         }
         if (!rc)
             rc = control_sweep (self, err);
+        if (rc)
+            snprintf (self->group_error, sizeof (self->group_error), "%s", err);
+    }
+    if (!*self->group_error) {
+        int rc = routes_sweep (self, err);
+        if (rc == 1)
+            more = true;
+        else
         if (rc)
             snprintf (self->group_error, sizeof (self->group_error), "%s", err);
     }

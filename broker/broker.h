@@ -20,6 +20,7 @@
       rules.c      the coordination rules applied to one order
       coordinate.c merge, absorb, fallback, collaboration across orders
       control.c    pause / resume / cancel, end of a wave's window
+      routes.c     who owns which orders: ranges, regions, held orders
       admin.c      do-not-disturb list, rules show / reload, test clock */
 
 #ifndef BROKER_H_INCLUDED
@@ -45,6 +46,8 @@ typedef struct {
     uint32_t backoff_ms;        //  first retry delay, doubled per attempt
     uint32_t backoff_max_ms;    //  cap on the retry delay
     bucket_t bucket;            //  channel throttle (rule file)
+    struct _worker_t **heap;    //  its workers, least loaded first (dispatch.c)
+    size_t n_heap, heap_cap;
 } channel_t;
 
 typedef struct {
@@ -77,6 +80,9 @@ typedef struct {
 } wave_t;
 
 typedef struct _workers_t workers_t;
+typedef struct _routes_t routes_t;
+typedef struct _route_t route_t;
+typedef struct _worker_t worker_t;
 typedef struct _leases_t leases_t;
 typedef struct _broker_t broker_t;
 
@@ -91,6 +97,7 @@ struct _broker_t {
     zhashx_t *waves_by_seq;     //  "seq" -> wave_t (not owned)
     workers_t *workers;         //  live worker sessions
     leases_t *leases;           //  dispatched orders
+    routes_t *routes;           //  ownership of ranges and regions
     zlistx_t *outbox;           //  frames to send after commit
     zframe_t *sender;           //  routing id of the message in hand
     char sender_key [520];      //  its hex form, a hash key
@@ -241,6 +248,10 @@ int control_closed (broker_t *self, uint32_t wave_seq);
 int dispatch_run (broker_t *self, char *err);
 //  Moves due deferred / retry orders back to the queue.
 int dispatch_timers (broker_t *self, char *err);
+//  A worker joins / leaves its channel's heap, or its load changed.
+void dispatch_worker_add (broker_t *self, worker_t *worker);
+void dispatch_worker_remove (broker_t *self, worker_t *worker);
+void dispatch_worker_changed (broker_t *self, worker_t *worker);
 
 //  --- leases.c -----------------------------------------------------------
 leases_t *leases_new (void);
@@ -249,7 +260,6 @@ void leases_destroy (leases_t **self_p);
 int leases_load (broker_t *self, char *err);
 //  Leases order to worker (order must be queued): durable in this group.
 //  Takes ownership of order, also on failure.
-typedef struct _worker_t worker_t;
 int leases_grant (broker_t *self, worker_t *worker, Wob__Order *order, char *err);
 uint32_t leases_held_by (leases_t *self, const char *worker_name);
 //  Returns every lease of a worker to the queue (reason for the history).
@@ -289,6 +299,10 @@ void workers_list (broker_t *self, Wob__WorkersQuery *msg);
 void workers_recount (broker_t *self);
 //  Queues each worker's batch of new leases (before commit; sent after).
 void workers_flush (broker_t *self);
+//  A worker got its first lease of the turn: workers_flush sends it.
+void workers_pending (broker_t *self, worker_t *worker);
+//  routes_attach for every live worker (after the routes were reloaded).
+int workers_attach_all (broker_t *self, char *err);
 
 //  What a worker session is; dispatch and leases read it.
 struct _worker_t {
@@ -305,7 +319,62 @@ struct _worker_t {
     size_t n_owns;
     Wob__Leases *batch;         //  leases granted this turn, sent after commit
     bucket_t bucket;            //  per-worker throttle (rule file)
+    uint64_t assigned;          //  orders leased to it in this session
+    size_t heap_index;          //  position in its channel's heap
+    route_t **routes;           //  routes it owns (routes.c)
+    size_t n_routes;
+    uint64_t stamp;             //  routes_candidates' dedupe mark
 };
+
+//  --- routes.c -----------------------------------------------------------
+#define ROUTES_MAX_DECL 200     //  bytes in one ownership declaration
+#define ROUTES_MAX_DIGITS 18    //  digits in a number range end
+
+//  A parsed ownership declaration.
+typedef struct {
+    int kind;                   //  'n' number range / prefix, 'r' region, 'w' worker
+    size_t len;                 //  'n': digits compared; 'r': bytes
+    char lo [ROUTES_MAX_DIGITS + 1];    //  'n': first prefix owned
+    char hi [ROUTES_MAX_DIGITS + 1];    //  'n': last prefix owned
+} routes_decl_t;
+
+routes_t *routes_new (void);
+void routes_destroy (routes_t **self_p);
+//  Parses "1390000-1394999", "186" or "广东/深圳/南山"; err names what is wrong.
+int routes_parse_decl (const char *text, routes_decl_t *decl, char *err);
+//  Do two declarations overlap (ranges intersect, or the same region)?
+bool routes_overlap (const routes_decl_t *a, const char *a_text, const routes_decl_t *b,
+                     const char *b_text);
+//  Validates a worker's declarations against the live ones of its channel.
+int routes_check (broker_t *self, uint8_t channel, const char *worker_name, char **owns,
+                  size_t n_owns, char *err);
+//  A worker connected: it owns its routes; held orders it can take are
+//  placed again (routes_sweep).
+int routes_attach (broker_t *self, worker_t *worker, char *err);
+//  A worker left: routes left with no owner have their orders placed again.
+void routes_detach (broker_t *self, worker_t *worker);
+//  The strategy of a wave's orders in a channel.
+rule_strategy_t routes_strategy (broker_t *self, uint32_t wave_seq, const char *channel);
+//  Decides where an order entering the queue goes: order->route (0 =
+//  shared), or *held with hold_kind / held_key set and why explained.
+int routes_place (broker_t *self, Wob__Order *order, uint8_t channel, bool *held,
+                  char *why, size_t why_size, char *err);
+//  Counts an order entering (+1) or leaving (-1) HELD.
+void routes_count_held (broker_t *self, Wob__Order *order, int delta);
+uint64_t routes_held (routes_t *self, uint8_t channel, int kind);
+//  "no_range_owner", "no_region_owner", "worker_away"
+const char *routes_held_reason (int kind);
+//  Bounded work of pending sweeps; 1 when more is left.
+int routes_sweep (broker_t *self, char *err);
+//  Workers of the channel with credit that own routes with queued orders
+//  (array valid until the next call).
+worker_t **routes_candidates (broker_t *self, uint8_t channel, size_t *count_p);
+//  The best queued order on the worker's routes (priority, then age); 0 if none.
+int routes_best_head (broker_t *self, worker_t *worker, uint64_t *id_p, char *err);
+//  Routes may hold orders again (a wave opened or resumed).
+void routes_wake (broker_t *self);
+//  Reloads routes and held counts from the store (start-up, failed group).
+int routes_load (broker_t *self, char *err);
 
 //  --- query.c ------------------------------------------------------------
 void query_status (broker_t *self, Wob__StatusQuery *msg);

@@ -85,6 +85,7 @@ control_wave (broker_t *self, Wob__WaveControl *msg)
         w->state = WOB__WAVE_STATE__WAVE_OPEN;
         for (int c = 0; c < BROKER_MAX_CHANNELS; c++)
             wave->may_have_queued [c] = true;
+        routes_wake (self);
         s_start_sweep (w, SWEEP_RESUMED, actor, false);
     }
     else {

@@ -1,25 +1,32 @@
 /*  dispatch.c - which queued order goes to which worker, and when.
 
     Each turn of the loop, every channel's workers with free credit are
-    given orders: the least-loaded worker (outstanding / capacity) first,
-    the best head of the channel's open waves (higher priority, then older)
-    each time.  Heads are read from the store's ready-queue runs, one per
-    (channel, wave), so a paused or still-loading wave costs nothing.  The
+    given orders, in two passes:
+      1. owned work: workers that own routes (number ranges, regions, their
+         personal route for call-backs; routes.c) with queued orders take
+         the best of them: higher priority, then older;
+      2. shared work: the channel's shared run (strategy "even", and orders
+         spilled by their owners) goes to the least-loaded worker
+         (outstanding / capacity; ties to the one given least per unit of
+         capacity this session, so shares follow capacity over time).  The
+         workers of a channel sit in a binary heap on that key, updated as
+         leases are granted and end: choosing a worker is O(log workers).
+    Heads are read from the store's ready-queue runs, one per (channel,
+    route, wave), so a paused or still-loading wave costs nothing.  The
     leases travel after the commit (workers_flush).
 
     Also here: timers that bring deferred, retrying and call-back orders
-    back to the queue when they are due.
+    back to the queue when they are due, and held orders that spill to
+    any worker of the channel after the rule file's delay.
 
     Throttling (rule file): a token bucket per channel and one per worker,
     refilled at the configured rate with a burst of a tenth of a second;
-    a lease spends one token from each.
-
-    Choosing a worker is a scan over the channel's workers; issue 4
-    (distribution strategies) replaces it with ownership indexes.        */
+    a lease spends one token from each.                                   */
 
 #include "broker.h"
 
-//  Best head among the channel's open waves; 0 when nothing is ready.
+//  Best head of the channel's shared run among its open waves; 0 when
+//  nothing is ready.
 static int
 s_best_head (broker_t *self, uint8_t channel, uint64_t *id_p, char *err)
 {
@@ -31,7 +38,7 @@ s_best_head (broker_t *self, uint8_t channel, uint64_t *id_p, char *err)
             continue;
         uint8_t priority;
         uint64_t id;
-        int rc = store_queue_head (self->store, channel, w->seq, &priority, &id, err);
+        int rc = store_queue_head (self->store, channel, 0, w->seq, &priority, &id, err);
         if (rc == WOB_ERR_NOT_FOUND) {
             wave->may_have_queued [channel] = false;
             continue;
@@ -66,21 +73,193 @@ s_has_token (bucket_t *bucket, double rate, int64_t now)
     return bucket->tokens >= 1;
 }
 
-//  Least loaded worker of the channel with free credit (and tokens), or NULL.
-static worker_t *
-s_pick_worker (worker_t **workers, size_t count, double worker_rate, int64_t now)
+//  --- The heap of a channel's workers ---------------------------------
+
+//  Is a less loaded than b?  outstanding / capacity, then assigned /
+//  capacity, compared without division.
+static bool
+s_lighter (worker_t *a, worker_t *b)
 {
-    worker_t *best = NULL;
-    for (size_t i = 0; i < count; i++) {
-        worker_t *w = workers [i];
-        if (w->outstanding >= w->capacity || !s_has_token (&w->bucket, worker_rate, now))
-            continue;
-        //  Compare outstanding / capacity without division.
-        if (!best || (uint64_t) w->outstanding * best->capacity
-                   < (uint64_t) best->outstanding * w->capacity)
-            best = w;
+    uint64_t la = (uint64_t) a->outstanding * b->capacity;
+    uint64_t lb = (uint64_t) b->outstanding * a->capacity;
+    if (la != lb)
+        return la < lb;
+    //  Products of up to 2^47 and 2^17: no overflow
+    return a->assigned * b->capacity < b->assigned * a->capacity;
+}
+
+static void
+s_heap_set (channel_t *channel, size_t index, worker_t *worker)
+{
+    channel->heap [index] = worker;
+    worker->heap_index = index;
+}
+
+static void
+s_heap_up (channel_t *channel, size_t index)
+{
+    worker_t *worker = channel->heap [index];
+    while (index > 0) {
+        size_t parent = (index - 1) / 2;
+        if (!s_lighter (worker, channel->heap [parent]))
+            break;
+        s_heap_set (channel, index, channel->heap [parent]);
+        index = parent;
     }
-    return best;
+    s_heap_set (channel, index, worker);
+}
+
+static void
+s_heap_down (channel_t *channel, size_t index)
+{
+    worker_t *worker = channel->heap [index];
+    for (;;) {
+        size_t child = 2 * index + 1;
+        if (child >= channel->n_heap)
+            break;
+        if (child + 1 < channel->n_heap
+        &&  s_lighter (channel->heap [child + 1], channel->heap [child]))
+            child++;
+        if (!s_lighter (channel->heap [child], worker))
+            break;
+        s_heap_set (channel, index, channel->heap [child]);
+        index = child;
+    }
+    s_heap_set (channel, index, worker);
+}
+
+void
+dispatch_worker_add (broker_t *self, worker_t *worker)
+{
+    channel_t *channel = &self->channels [worker->channel];
+    if (channel->n_heap == channel->heap_cap) {
+        channel->heap_cap = channel->heap_cap? channel->heap_cap * 2: 16;
+        channel->heap = realloc (channel->heap, channel->heap_cap * sizeof (worker_t *));
+    }
+    s_heap_set (channel, channel->n_heap++, worker);
+    s_heap_up (channel, worker->heap_index);
+}
+
+void
+dispatch_worker_remove (broker_t *self, worker_t *worker)
+{
+    channel_t *channel = &self->channels [worker->channel];
+    size_t index = worker->heap_index;
+    if (index >= channel->n_heap || channel->heap [index] != worker)
+        return;
+    worker_t *last = channel->heap [--channel->n_heap];
+    if (last != worker) {
+        s_heap_set (channel, index, last);
+        s_heap_up (channel, index);
+        s_heap_down (channel, last->heap_index);
+    }
+}
+
+void
+dispatch_worker_changed (broker_t *self, worker_t *worker)
+{
+    channel_t *channel = &self->channels [worker->channel];
+    size_t index = worker->heap_index;
+    if (index >= channel->n_heap || channel->heap [index] != worker)
+        return;
+    s_heap_up (channel, index);
+    s_heap_down (channel, worker->heap_index);
+}
+
+//  --- Leasing ---------------------------------------------------------
+
+typedef struct {
+    uint8_t channel;            //  channel id
+    double channel_rate;        //  throttle, per second (0: none)
+    double worker_rate;
+    uint32_t *budget;           //  leases left in this turn
+} s_pass_t;
+
+//  Leases order `id` to worker after the rules' last look.  *leased says
+//  whether it went; an order the rules stop is moved as they say.
+static int
+s_lease (broker_t *self, s_pass_t *pass, worker_t *worker, uint64_t id, bool *leased,
+         char *err)
+{
+    *leased = false;
+    Wob__Order *order;
+    if (store_order_get (self->store, id, &order, err))
+        return WOB_ERR_STORE;
+    (*pass->budget)--;
+    //  Last look before contact: suppressed since intake, a cap reached by
+    //  another campaign, quiet hours begun.
+    rules_verdict_t verdict;
+    int rc = rules_dispatch (self, order, &verdict, err);
+    if (!rc && verdict.to != WOB__STATE__STATE_DISPATCHED) {
+        rc = rules_apply (self, order, &verdict, err);
+        wob__order__free_unpacked (order, NULL);
+        return rc;
+    }
+    if (rc) {
+        wob__order__free_unpacked (order, NULL);
+        return rc;
+    }
+    self->channels [pass->channel].bucket.tokens -= pass->channel_rate > 0;
+    worker->bucket.tokens -= pass->worker_rate > 0;
+    *leased = true;
+    return leases_grant (self, worker, order, err);    //  takes order
+}
+
+//  Pass 1: owners take the queued orders of their routes.
+static int
+s_owned_pass (broker_t *self, s_pass_t *pass, char *err)
+{
+    size_t count;
+    worker_t **workers = routes_candidates (self, pass->channel, &count);
+    for (size_t i = 0; i < count && *pass->budget; i++) {
+        worker_t *worker = workers [i];
+        while (*pass->budget && worker->outstanding < worker->capacity
+           &&  s_has_token (&self->channels [pass->channel].bucket, pass->channel_rate, self->now)
+           &&  s_has_token (&worker->bucket, pass->worker_rate, self->now)) {
+            uint64_t id;
+            bool leased;
+            if (routes_best_head (self, worker, &id, err))
+                return WOB_ERR_STORE;
+            if (!id)
+                break;
+            if (s_lease (self, pass, worker, id, &leased, err))
+                return WOB_ERR_STORE;
+        }
+    }
+    return 0;
+}
+
+//  Pass 2: the shared run to the least-loaded workers.  Workers out of
+//  throttle tokens step aside until the end of the pass.
+static int
+s_shared_pass (broker_t *self, s_pass_t *pass, char *err)
+{
+    channel_t *channel = &self->channels [pass->channel];
+    worker_t *aside [64];
+    size_t n_aside = 0;
+    int rc = 0;
+    while (*pass->budget && channel->n_heap
+       &&  s_has_token (&channel->bucket, pass->channel_rate, self->now)) {
+        worker_t *worker = channel->heap [0];
+        if (worker->outstanding >= worker->capacity)
+            break;                  //  the least loaded is full: all are
+        if (!s_has_token (&worker->bucket, pass->worker_rate, self->now)) {
+            if (n_aside == sizeof (aside) / sizeof (aside [0]))
+                break;
+            dispatch_worker_remove (self, worker);
+            aside [n_aside++] = worker;
+            continue;
+        }
+        uint64_t id;
+        bool leased;
+        if ((rc = s_best_head (self, pass->channel, &id, err)) || !id)
+            break;
+        if ((rc = s_lease (self, pass, worker, id, &leased, err)))
+            break;
+    }
+    for (size_t i = 0; i < n_aside; i++)
+        dispatch_worker_add (self, aside [i]);
+    return rc;
 }
 
 int
@@ -88,49 +267,13 @@ dispatch_run (broker_t *self, char *err)
 {
     uint32_t budget = self->config.dispatch_batch;
     for (uint8_t c = 1; c < BROKER_MAX_CHANNELS && budget; c++) {
-        if (!self->channels [c].name)
+        if (!self->channels [c].name || !self->channels [c].n_heap)
             continue;
-        size_t count;
-        worker_t **workers = workers_of_channel (self->workers, c, &count);
         const rule_throttle_t *throttle = rulebook_throttle (self->rules, self->channels [c].name);
-        double channel_rate = throttle? throttle->per_second: 0;
-        double worker_rate = throttle? throttle->per_worker_per_second: 0;
-        while (budget) {
-            if (!s_has_token (&self->channels [c].bucket, channel_rate, self->now))
-                break;
-            worker_t *worker = s_pick_worker (workers, count, worker_rate, self->now);
-            if (!worker)
-                break;
-            uint64_t id;
-            if (s_best_head (self, c, &id, err))
-                return WOB_ERR_STORE;
-            if (!id)
-                break;
-            Wob__Order *order;
-            if (store_order_get (self->store, id, &order, err))
-                return WOB_ERR_STORE;
-            budget--;
-            //  Last look before contact: suppressed since intake, a cap
-            //  reached by another campaign, quiet hours begun.
-            rules_verdict_t verdict;
-            int rc = rules_dispatch (self, order, &verdict, err);
-            if (!rc && verdict.to != WOB__STATE__STATE_DISPATCHED) {
-                rc = rules_apply (self, order, &verdict, err);
-                wob__order__free_unpacked (order, NULL);
-                if (rc)
-                    return rc;
-                continue;
-            }
-            if (!rc) {
-                self->channels [c].bucket.tokens -= channel_rate > 0;
-                worker->bucket.tokens -= worker_rate > 0;
-                rc = leases_grant (self, worker, order, err);   //  takes order
-            }
-            else
-                wob__order__free_unpacked (order, NULL);
-            if (rc)
-                return rc;
-        }
+        s_pass_t pass = { c, throttle? throttle->per_second: 0,
+                          throttle? throttle->per_worker_per_second: 0, &budget };
+        if (s_owned_pass (self, &pass, err) || s_shared_pass (self, &pass, err))
+            return WOB_ERR_STORE;
     }
     return budget? 0: 1;        //  1: budget used up, more may be ready
 }
@@ -153,13 +296,19 @@ dispatch_timers (broker_t *self, char *err)
         }
         if (rc)
             return rc;
-        const char *reason = order->state == WOB__STATE__STATE_RETRY? "retry back-off over":
-                             order->callback_at_ms? "call-back time reached":
-                             "time window open";
-        if (order->state != WOB__STATE__STATE_DEFERRED && order->state != WOB__STATE__STATE_RETRY)
+        bool held = order->state == WOB__STATE__STATE_HELD;
+        char reason [200];
+        snprintf (reason, sizeof (reason), "%s",
+                  order->state == WOB__STATE__STATE_RETRY? "retry back-off over":
+                  held? "spilled to any worker of the channel: held too long":
+                  order->callback_at_ms? "call-back time reached": "time window open");
+        if ((order->state != WOB__STATE__STATE_DEFERRED && order->state != WOB__STATE__STATE_RETRY
+        &&  !held) || order->not_before_ms != dues [i])
             rc = store_timer_del (self->store, dues [i], ids [i], err);     //  stale
-        else
+        else {
+            order->spilled = order->spilled || held;
             rc = lifecycle_move (self, order, WOB__STATE__STATE_QUEUED, "broker", reason, err);
+        }
         wob__order__free_unpacked (order, NULL);
         if (rc)
             return rc;

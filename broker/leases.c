@@ -127,10 +127,13 @@ leases_grant (broker_t *self, worker_t *worker, Wob__Order *order, char *err)
     }
     s_add (self->leases, order->id, worker->name, order->lease_deadline_ms, order->attempts);
     worker->outstanding++;
+    worker->assigned++;
+    dispatch_worker_changed (self, worker);
     //  The order travels to the worker after the commit.
     if (!worker->batch) {
         worker->batch = calloc (1, sizeof (Wob__Leases));
         wob__leases__init (worker->batch);
+        workers_pending (self, worker);
     }
     Wob__Leases *batch = worker->batch;
     batch->items = realloc (batch->items, (batch->n_items + 1) * sizeof (Wob__LeaseItem *));
@@ -150,8 +153,10 @@ void
 leases_forget (broker_t *self, Wob__Order *order)
 {
     worker_t *worker = workers_by_name (self->workers, order->worker);
-    if (worker && worker->outstanding > 0 && zhashx_lookup (self->leases->table, S_KEY (order->id)))
+    if (worker && worker->outstanding > 0 && zhashx_lookup (self->leases->table, S_KEY (order->id))) {
         worker->outstanding--;
+        dispatch_worker_changed (self, worker);
+    }
     zhashx_delete (self->leases->table, S_KEY (order->id));
 }
 

@@ -36,6 +36,23 @@ s_channel (broker_t *self, Wob__Order *order, uint8_t *id, char *err)
     return 0;
 }
 
+//  Held orders by reason in the wave's counts ("held/no_range_owner"):
+//  how many are held now, not how many ever were.
+static void
+s_count_held (broker_t *self, Wob__Order *order, int delta)
+{
+    routes_count_held (self, order, delta);
+    wave_t *wave = broker_wave_by_seq (self, order->wave_seq);
+    if (!wave)
+        return;
+    char key [64];
+    snprintf (key, sizeof (key), "held/%s", routes_held_reason (order->hold_kind));
+    uint64_t *count = broker_wave_count (wave, key);
+    if (delta > 0 || *count > 0)
+        *count += delta;
+    wave->counts_dirty = true;
+}
+
 //  Removes the order from the index of the state it leaves.
 static int
 s_leave (broker_t *self, Wob__Order *order, char *err)
@@ -45,8 +62,19 @@ s_leave (broker_t *self, Wob__Order *order, char *err)
         case WOB__STATE__STATE_QUEUED:
             if (s_channel (self, order, &channel, err))
                 return WOB_ERR_INVALID;
-            return store_queue_del (self->store, channel, order->wave_seq,
+            return store_queue_del (self->store, channel, order->route, order->wave_seq,
                                     s_priority (order), order->id, err);
+        case WOB__STATE__STATE_HELD: {
+            if (s_channel (self, order, &channel, err))
+                return WOB_ERR_INVALID;
+            int rc = store_held_del (self->store, channel, (uint8_t) order->hold_kind,
+                                     order->held_key, order->id, err);
+            if (!rc && order->not_before_ms)
+                rc = store_timer_del (self->store, order->not_before_ms, order->id, err);
+            if (!rc)
+                s_count_held (self, order, -1);
+            return rc;
+        }
         case WOB__STATE__STATE_DEFERRED:
         case WOB__STATE__STATE_RETRY:
             return store_timer_del (self->store, order->not_before_ms, order->id, err);
@@ -66,11 +94,28 @@ s_enter (broker_t *self, Wob__Order *order, char *err)
         case WOB__STATE__STATE_QUEUED: {
             if (s_channel (self, order, &channel, err))
                 return WOB_ERR_INVALID;
-            wave_t *wave = broker_wave_by_seq (self, order->wave_seq);
+            wave_t *wave = order->route? NULL: broker_wave_by_seq (self, order->wave_seq);
             if (wave)
                 wave->may_have_queued [channel] = true;
-            return store_queue_put (self->store, channel, order->wave_seq,
+            return store_queue_put (self->store, channel, order->route, order->wave_seq,
                                     s_priority (order), order->id, err);
+        }
+        case WOB__STATE__STATE_HELD: {
+            if (s_channel (self, order, &channel, err))
+                return WOB_ERR_INVALID;
+            //  Orphans spill to any worker after a while if the rules say so;
+            //  an order kept for an absent worker (call-back) always does
+            const rule_distribution_t *dist =
+                rulebook_distribution (self->rules, order->channel);
+            bool spill = dist->spill || order->hold_kind == 'w';
+            order->not_before_ms = spill? self->now + dist->spill_after_ms: 0;
+            int rc = store_held_put (self->store, channel, (uint8_t) order->hold_kind,
+                                     order->held_key, order->id, err);
+            if (!rc && order->not_before_ms)
+                rc = store_timer_put (self->store, order->not_before_ms, order->id, err);
+            if (!rc)
+                s_count_held (self, order, +1);
+            return rc;
         }
         case WOB__STATE__STATE_DEFERRED:
         case WOB__STATE__STATE_RETRY:
@@ -122,10 +167,36 @@ s_count (broker_t *self, Wob__Order *order, int from, int to)
     wave->stats_dirty = true;
 }
 
+//  An order about to enter the queue is placed on its owner's route, or
+//  held when it has no connected owner: *to and the reason say which.
+static int
+s_place (broker_t *self, Wob__Order *order, Wob__State *to, const char **reason,
+         char *buffer, size_t size, char *err)
+{
+    if (*to != WOB__STATE__STATE_QUEUED)
+        return 0;
+    uint8_t channel = 0;
+    if (s_channel (self, order, &channel, err))
+        return WOB_ERR_INVALID;
+    bool held;
+    char why [200];
+    if (routes_place (self, order, channel, &held, why, sizeof (why), err))
+        return WOB_ERR_STORE;
+    if (held) {
+        *to = WOB__STATE__STATE_HELD;
+        snprintf (buffer, size, "%s; held: %s", *reason, why);
+        *reason = buffer;
+    }
+    return 0;
+}
+
 int
 lifecycle_create (broker_t *self, Wob__Order *order, Wob__State to, const char *actor,
                   const char *reason, char *err)
 {
+    char buffer [512];
+    if (s_place (self, order, &to, &reason, buffer, sizeof (buffer), err))
+        return WOB_ERR_STORE;
     order->state = to;
     order->created_ms = order->updated_ms = self->now;
     order->history_len = 0;
@@ -155,6 +226,9 @@ lifecycle_move (broker_t *self, Wob__Order *order, Wob__State to, const char *ac
         return wob_fail (err, WOB_ERR_INVALID, "order %" PRIu64 " is already %s",
                          order->id, wob_state_name (from));
     int rc = s_leave (self, order, err);
+    char buffer [512];
+    if (!rc)
+        rc = s_place (self, order, &to, &reason, buffer, sizeof (buffer), err);
     if (rc)
         return rc;
     order->state = to;

@@ -45,6 +45,20 @@
                                     #   optional
         control: 0%                 # control-group share: "5%" or 0.05,
                                     #   0 to 50%
+        distribution: {}            # channel: { strategy: even,
+                                    #            orphans: hold,
+                                    #            spill_after: 10m,
+                                    #            overlap: refuse }
+                                    #   strategy even, range or address
+                                    #   (SPEC §5); orphans (orders whose
+                                    #   number or region has no connected
+                                    #   owner) hold until one connects, or
+                                    #   spill to any worker of the channel
+                                    #   after spill_after (> 0; orders kept
+                                    #   for an absent worker, such as
+                                    #   call-backs, always spill); overlap
+                                    #   refuse or allow (two live workers
+                                    #   owning overlapping number ranges)
 
     Booleans are on, off, true, false, yes or no (any case).  Durations are
     a whole number and a unit, ms, s, m, h or d: 500ms, 90s, 15m, 72h, 7d.
@@ -54,8 +68,8 @@
 
     Channel names are checked against the broker's configured channels; with
     no list (NULL, for fuzzing and offline checks) any [a-z][a-z0-9_]{0,31}
-    name is taken.  Quiet hours and throttles take at most one entry per
-    channel; in merge.absorb a channel is absorbed into at most one other,
+    name is taken.  Quiet hours, throttles and distributions take at most one
+    entry per channel; in merge.absorb a channel is absorbed into at most one other,
     may not absorb itself, and absorption may chain ("visit > call",
     "call > sms") but never loop.
 
@@ -99,7 +113,8 @@ static const char *s_default_text =
     "fallback: { triggers: [undelivered, unreachable, wrong_number], after: 1 }\n"
     "collaboration: { success: [accepted] }\n"
     "throttle: {}\n"
-    "control: 0%\n";
+    "control: 0%\n"
+    "distribution: {}\n";
 
 //  What the walkers' callbacks get as arg.  The quiet hours, throttle, cap
 //  or absorb rule being read is always the last in its array of the book.
@@ -431,18 +446,90 @@ s_throttle_setting (yamldoc_t *doc, void *arg, const char *name, yaml_node_t *va
     return 0;
 }
 
-//  quiet_hours or throttle, section: { channel: { keys } }.  Keys are
-//  unique, so there is at most one entry per channel, RULEBOOK_MAX_CHANNELS
-//  in all; null entries are left out.
+//  A setting of the distribution being read, the book's last
 static int
-s_parse_channel_map (s_ctx_t *ctx, yaml_node_t *node, const char *section)
+s_distribution_setting (yamldoc_t *doc, void *arg, const char *name, yaml_node_t *value,
+                        const char *what)
+{
+    rulebook_t *book = ((s_ctx_t *) arg)->book;
+    rule_distribution_t *dist = &book->distribution [book->n_distribution - 1];
+    if (streq (name, "spill_after")) {
+        if (yamldoc_duration (doc, value, what, &dist->spill_after_ms))
+            return -1;
+        if (dist->spill_after_ms <= 0)
+            return yamldoc_fail (doc, value, "%s must be above 0 (leave orphans: hold "
+                                 "to keep them for their owner)", what);
+        return 0;
+    }
+    const char *text = yamldoc_text (doc, value, what, "a string", false);
+    if (!text)
+        return -1;
+    if (streq (name, "strategy")) {
+        int strategy = rulebook_strategy (text);
+        if (strategy < 0)
+            return yamldoc_fail (doc, value, "%s: '%.32s' is not a strategy (even, range "
+                                 "or address)", what, text);
+        dist->strategy = (rule_strategy_t) strategy;
+    }
+    else {
+        //  orphans: hold | spill, overlap: refuse | allow
+        bool orphans = streq (name, "orphans");
+        const char *no = orphans? "hold": "refuse", *yes = orphans? "spill": "allow";
+        if (!streq (text, no) && !streq (text, yes))
+            return yamldoc_fail (doc, value, "%s: '%.32s' is not %s or %s", what, text,
+                                 no, yes);
+        *(orphans? &dist->spill: &dist->overlap) = streq (text, yes);
+    }
+    return 0;
+}
+
+//  The sections read by s_parse_channel_map: one entry per channel each.
+typedef struct {
+    const char *section;        //  key in the rule file
+    const char *keys;           //  keys of an entry
+    size_t size;                //  bytes per entry; the channel name first
+    yamldoc_setting_fn *setting;    //  reads one key of the last entry
+} s_channel_map_t;
+
+static const s_channel_map_t s_channel_maps [] = {
+    { "quiet_hours", "quiet, utc_offset", sizeof (rule_quiet_t), s_quiet_setting },
+    { "throttle", "per_second, per_worker_per_second", sizeof (rule_throttle_t),
+      s_throttle_setting },
+    { "distribution", "strategy, orphans, spill_after, overlap",
+      sizeof (rule_distribution_t), s_distribution_setting }
+};
+
+//  The entries and count of a channel-map section in the book.
+static void
+s_channel_map_slots (rulebook_t *book, const s_channel_map_t *map, void ***entries,
+                     size_t **count)
+{
+    if (map->setting == s_quiet_setting) {
+        *entries = (void **) &book->quiet;
+        *count = &book->n_quiet;
+    }
+    else
+    if (map->setting == s_throttle_setting) {
+        *entries = (void **) &book->throttle;
+        *count = &book->n_throttle;
+    }
+    else {
+        *entries = (void **) &book->distribution;
+        *count = &book->n_distribution;
+    }
+}
+
+//  quiet_hours, throttle or distribution, section: { channel: { keys } }.
+//  Keys are unique, so there is at most one entry per channel,
+//  RULEBOOK_MAX_CHANNELS in all; null entries are left out.
+static int
+s_parse_channel_map (s_ctx_t *ctx, yaml_node_t *node, const s_channel_map_t *map)
 {
     rulebook_t *book = ctx->book;
-    bool quiet = streq (section, "quiet_hours");
-    const char *keys = quiet? "quiet, utc_offset": "per_second, per_worker_per_second";
+    const char *section = map->section;
     if (node->type != YAML_MAPPING_NODE)
         return yamldoc_fail (ctx->doc, node, "%s must be a map (channel: { %s }), not %s",
-                             section, keys, yamldoc_type_name (node));
+                             section, map->keys, yamldoc_type_name (node));
     yaml_node_pair_t *pairs = node->data.mapping.pairs.start;
     size_t count = node->data.mapping.pairs.top - pairs;
     if (count > RULEBOOK_MAX_CHANNELS)
@@ -450,11 +537,10 @@ s_parse_channel_map (s_ctx_t *ctx, yaml_node_t *node, const char *section)
                              section, count, RULEBOOK_MAX_CHANNELS);
     if (count == 0)
         return 0;
-    if (quiet)
-        book->quiet = (rule_quiet_t *) calloc (count, sizeof (rule_quiet_t));
-    else
-        book->throttle = (rule_throttle_t *) calloc (count, sizeof (rule_throttle_t));
-    if (quiet? !book->quiet: !book->throttle)
+    void **entries;
+    size_t *n_entries;
+    s_channel_map_slots (book, map, &entries, &n_entries);
+    if (!(*entries = calloc (count, map->size)))
         return yamldoc_no_memory (ctx->doc);
     for (yaml_node_pair_t *pair = pairs; pair < pairs + count; pair++) {
         const char *channel = yamldoc_key (ctx->doc, node, pair, section);
@@ -464,18 +550,20 @@ s_parse_channel_map (s_ctx_t *ctx, yaml_node_t *node, const char *section)
         yaml_node_t *value = yamldoc_node (ctx->doc, pair->value);
         if (yamldoc_is_null (value))
             continue;
-        //  Counted first so a half-read entry is freed with the book
-        char **name = quiet? &book->quiet [book->n_quiet++].channel:
-                             &book->throttle [book->n_throttle++].channel;
+        //  Counted first so a half-read entry is freed with the book; every
+        //  entry type starts with its channel name
+        char **name = (char **) ((char *) *entries + map->size * (*n_entries)++);
         if (!(*name = strdup (channel)))
             return yamldoc_no_memory (ctx->doc);
+        if (map->setting == s_distribution_setting)
+            book->distribution [*n_entries - 1].spill_after_ms = 10 * 60 * 1000;
         char where [64];
         snprintf (where, sizeof (where), "%s.%s", section, channel);
-        if (yamldoc_walk_map (ctx->doc, value, where, keys,
-                              quiet? s_quiet_setting: s_throttle_setting, ctx))
+        if (yamldoc_walk_map (ctx->doc, value, where, map->keys, map->setting, ctx))
             return -1;
         //  A range never starts where it ends: from == to means none given
-        rule_quiet_t *last = quiet? &book->quiet [book->n_quiet - 1]: NULL;
+        rule_quiet_t *last = map->setting == s_quiet_setting?
+                             &book->quiet [book->n_quiet - 1]: NULL;
         if (last && last->from_min == last->to_min)
             return yamldoc_fail (ctx->doc, value, "%s has no quiet range (give quiet: "
                                  "\"21:00-08:00\")", where);
@@ -565,8 +653,9 @@ s_section (yamldoc_t *doc, void *arg, const char *name, yaml_node_t *value,
     if (streq (name, "filters"))
         return yamldoc_walk_map (doc, value, name, "suppression, duplicate, open_offer, "
                                  "number, frequency_caps", s_setting, ctx);
-    if (streq (name, "quiet_hours") || streq (name, "throttle"))
-        return s_parse_channel_map (ctx, value, name);
+    for (size_t i = 0; i < sizeof (s_channel_maps) / sizeof (s_channel_maps [0]); i++)
+        if (streq (name, s_channel_maps [i].section))
+            return s_parse_channel_map (ctx, value, &s_channel_maps [i]);
     if (streq (name, "merge"))
         return yamldoc_walk_map (doc, value, name, "enabled, window, absorb", s_setting,
                                  ctx);
@@ -585,7 +674,7 @@ s_parse_root (s_ctx_t *ctx, yaml_node_t *root)
 {
     //  The top-level keys, in the order the format lists them
     const char *keys = "version, filters, quiet_hours, merge, fallback, "
-                       "collaboration, throttle, control";
+                       "collaboration, throttle, control, distribution";
     if (root->type != YAML_MAPPING_NODE)
         return yamldoc_fail (ctx->doc, root, "a rule file is a map (%s), not %s", keys,
                              yamldoc_type_name (root));
@@ -719,6 +808,9 @@ rulebook_destroy (rulebook_t **self_p)
     for (size_t i = 0; i < self->n_throttle; i++)
         free (self->throttle [i].channel);
     free (self->throttle);
+    for (size_t i = 0; i < self->n_distribution; i++)
+        free (self->distribution [i].channel);
+    free (self->distribution);
     free (self);
     *self_p = NULL;
 }
@@ -743,6 +835,30 @@ rulebook_throttle (const rulebook_t *self, const char *channel)
         if (streq (self->throttle [i].channel, channel))
             return &self->throttle [i];
     return NULL;
+}
+
+const rule_distribution_t *
+rulebook_distribution (const rulebook_t *self, const char *channel)
+{
+    static const rule_distribution_t defaults = { NULL, RULE_EVEN, false,
+                                                  10 * 60 * 1000, false };
+    for (size_t i = 0; self && channel && i < self->n_distribution; i++)
+        if (streq (self->distribution [i].channel, channel))
+            return &self->distribution [i];
+    return &defaults;
+}
+
+int
+rulebook_strategy (const char *name)
+{
+    return !name? -1: streq (name, "even")? RULE_EVEN: streq (name, "range")? RULE_RANGE:
+           streq (name, "address")? RULE_ADDRESS: -1;
+}
+
+const char *
+rulebook_strategy_name (rule_strategy_t strategy)
+{
+    return strategy == RULE_RANGE? "range": strategy == RULE_ADDRESS? "address": "even";
 }
 
 const char *

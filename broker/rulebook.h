@@ -46,6 +46,22 @@ typedef struct {
     double per_worker_per_second;   //  each worker of the channel
 } rule_throttle_t;
 
+//  How orders of a channel are shared among its workers (SPEC §5).
+typedef enum {
+    RULE_EVEN = 0,              //  least outstanding work relative to capacity
+    RULE_RANGE = 1,             //  the owner of the order's number range / prefix
+    RULE_ADDRESS = 2            //  the owner of the longest matching region
+} rule_strategy_t;
+
+//  Distribution of one channel.
+typedef struct {
+    char *channel;              //  channel the settings apply to
+    rule_strategy_t strategy;   //  default strategy (a wave may override)
+    bool spill;                 //  orphans spill to any worker after spill_after
+    int64_t spill_after_ms;     //  how long an orphan is held before it spills
+    bool overlap;               //  two live workers may own overlapping ranges
+} rule_distribution_t;
+
 typedef struct {
     char *path;                 //  file it came from ("" for defaults)
     char *text;                 //  the file's text, for "rules show"
@@ -75,6 +91,9 @@ typedef struct {
     //  Throttling
     rule_throttle_t *throttle;  //  at most one per channel
     size_t n_throttle;          //  entries in throttle
+    //  Distribution inside channels
+    rule_distribution_t *distribution;  //  at most one per channel
+    size_t n_distribution;      //  entries in distribution
     //  Control group default share (0..1) when a wave names none
     double control_share;
 } rulebook_t;
@@ -103,6 +122,13 @@ void rulebook_destroy (rulebook_t **self_p);
 //  point into the rulebook and live as long as it does.
 const rule_quiet_t *rulebook_quiet (const rulebook_t *self, const char *channel);
 const rule_throttle_t *rulebook_throttle (const rulebook_t *self, const char *channel);
+//  Distribution of a channel; channels the file leaves out get the
+//  defaults (even, orphans held, no overlap).
+const rule_distribution_t *rulebook_distribution (const rulebook_t *self,
+                                                  const char *channel);
+//  "even", "range", "address" -> strategy; -1 for anything else.
+int rulebook_strategy (const char *name);
+const char *rulebook_strategy_name (rule_strategy_t strategy);
 //  The channel an order in `channel` is absorbed into, or NULL.
 const char *rulebook_absorbed_into (const rulebook_t *self, const char *channel);
 

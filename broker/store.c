@@ -5,7 +5,7 @@
     lifetimes and transaction rules stop at this file.
 
     Layout (one environment, named databases):
-      meta      "magic" = "wob-store-1", "next_order", "next_wave"
+      meta      "magic" = "wob-store-2", "next_order", "next_wave", "next_route"
       channels  channel name -> 1-byte id
       waves     wave id -> Wave (protobuf)
       stats     wave seq (u32 BE) -> store_stats_t
@@ -13,7 +13,10 @@
       history   order id (u64 BE) + seq (u32 BE) -> HistoryEntry (protobuf)
       msisdn    number -> order ids (dupsort, u64 BE)
       wave_ord  wave seq (u32 BE) + order id (u64 BE) -> ""
-      queue     channel (u8) + wave seq (u32 BE) + 255-priority (u8) + id -> ""
+      queue     channel (u8) + route (u32 BE) + wave seq (u32 BE)
+                + 255-priority (u8) + id -> ""
+      held      channel (u8) + kind (u8) + key text + NUL + id -> ""
+      routes    channel (u8) + declaration text -> route id (u32 BE)
       timers    due ms (u64 BE) + order id (u64 BE) -> ""
       leases    order id (u64 BE) -> ""
       suppress  number + NUL + channel -> SuppressEntry (protobuf)
@@ -28,7 +31,8 @@
 #include <sys/stat.h>
 #include <errno.h>
 
-#define STORE_MAGIC "wob-store-1"
+#define STORE_MAGIC "wob-store-2"
+#define STORE_MAGIC_PREFIX "wob-store-"
 
 
 
@@ -58,6 +62,12 @@ store_priv_get_u64 (const uint8_t *p)
     for (int i = 0; i < 8; i++)
         v = (v << 8) | p [i];
     return v;
+}
+
+uint32_t
+store_priv_get_u32 (const uint8_t *p)
+{
+    return (uint32_t) p [0] << 24 | (uint32_t) p [1] << 16 | (uint32_t) p [2] << 8 | p [3];
 }
 
 void
@@ -95,7 +105,8 @@ s_open_dbs (store_t *self, char *err)
         { "wave_ord", &self->wave_ord, 0 }, { "queue", &self->queue, 0 },
         { "timers", &self->timers, 0 }, { "leases", &self->leases, 0 },
         { "suppress", &self->suppress, 0 }, { "contacts", &self->contacts, 0 },
-        { "wave_msisdn", &self->wave_msisdn, 0 }, { "rule_counts", &self->rule_counts, 0 }
+        { "wave_msisdn", &self->wave_msisdn, 0 }, { "rule_counts", &self->rule_counts, 0 },
+        { "held", &self->held, 0 }, { "routes", &self->routes, 0 }
     };
     //  A store that has data but no magic is someone else's LMDB.
     MDB_dbi main_dbi;
@@ -113,12 +124,24 @@ s_open_dbs (store_t *self, char *err)
         MDB_val key = { 5, "magic" }, val;
         if (mdb_dbi_open (txn, "meta", 0, &meta) != 0
         ||  mdb_get (txn, meta, &key, &val) != 0
-        ||  val.mv_size != strlen (STORE_MAGIC)
-        ||  memcmp (val.mv_data, STORE_MAGIC, val.mv_size) != 0) {
+        ||  val.mv_size < strlen (STORE_MAGIC_PREFIX)
+        ||  memcmp (val.mv_data, STORE_MAGIC_PREFIX, strlen (STORE_MAGIC_PREFIX)) != 0) {
             mdb_txn_abort (txn);
             return wob_fail (err, WOB_ERR_STORE, "data directory %s holds an LMDB "
                              "database that is not a wob store (no '%s' marker); "
                              "refusing to touch it", self->path, STORE_MAGIC);
+        }
+        if (val.mv_size != strlen (STORE_MAGIC)
+        ||  memcmp (val.mv_data, STORE_MAGIC, val.mv_size) != 0) {
+            char found [33];
+            size_t len = val.mv_size < 32? val.mv_size: 32;
+            memcpy (found, val.mv_data, len);
+            found [len] = 0;
+            mdb_txn_abort (txn);
+            return wob_fail (err, WOB_ERR_STORE, "data directory %s is a wob store of "
+                             "another format ('%s'; this broker reads '%s'); start "
+                             "it with the wob version that wrote it", self->path, found,
+                             STORE_MAGIC);
         }
     }
     for (size_t i = 0; i < sizeof (dbs) / sizeof (dbs [0]); i++) {
@@ -389,6 +412,64 @@ store_channel_id (store_t *self, const char *name, bool create, uint8_t *id, cha
         self->channel_names [new_id] = strdup (name);
     *id = new_id;
     return 0;
+}
+
+int
+store_route_id (store_t *self, uint8_t channel, const char *text, bool create,
+                uint32_t *id_p, char *err)
+{
+    size_t len = strlen (text);
+    uint8_t k [STORE_MAX_HELD_KEY + 1];
+    *id_p = 0;
+    if (len == 0 || len > STORE_MAX_HELD_KEY)
+        return wob_fail (err, WOB_ERR_INVALID, "route '%.32s' must be 1 to %d bytes",
+                         text, STORE_MAX_HELD_KEY);
+    k [0] = channel;
+    memcpy (k + 1, text, len);
+    MDB_val key = { len + 1, k }, val;
+    int rc = mdb_get (self->txn, self->routes, &key, &val);
+    if (rc == 0 && val.mv_size == 4) {
+        *id_p = store_priv_get_u32 (val.mv_data);
+        return 0;
+    }
+    if (rc && rc != MDB_NOTFOUND)
+        return store_priv_fail (self, err, rc, "reading routes");
+    if (!create)
+        return 0;
+    //  Ids are dense from 1 and never reused: the next is the count + 1.
+    MDB_stat st;
+    rc = mdb_stat (self->txn, self->routes, &st);
+    if (rc)
+        return store_priv_fail (self, err, rc, "reading routes");
+    uint8_t v [4];
+    store_priv_put_u32 (v, (uint32_t) st.ms_entries + 1);
+    if (store_priv_put (self, self->routes, k, len + 1, v, 4, MDB_NOOVERWRITE, err,
+                        "adding a route"))
+        return WOB_ERR_STORE;
+    *id_p = (uint32_t) st.ms_entries + 1;
+    return 0;
+}
+
+int
+store_route_each (store_t *self, store_route_fn *fn, void *arg, char *err)
+{
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (self->txn, self->routes, &cursor);
+    if (rc)
+        return store_priv_fail (self, err, rc, "reading routes");
+    MDB_val key, val;
+    int result = 0;
+    char text [STORE_MAX_HELD_KEY + 1];
+    for (rc = mdb_cursor_get (cursor, &key, &val, MDB_FIRST); rc == 0 && !result;
+         rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) {
+        if (key.mv_size < 2 || key.mv_size > STORE_MAX_HELD_KEY + 1 || val.mv_size != 4)
+            continue;
+        memcpy (text, (uint8_t *) key.mv_data + 1, key.mv_size - 1);
+        text [key.mv_size - 1] = 0;
+        result = fn (arg, *(uint8_t *) key.mv_data, text, store_priv_get_u32 (val.mv_data));
+    }
+    mdb_cursor_close (cursor);
+    return result;
 }
 
 const char *

@@ -70,15 +70,42 @@ int store_wave_order_add (store_t *self, uint32_t wave_seq, uint64_t id, char *e
 int store_wave_order_next (store_t *self, uint32_t wave_seq, uint64_t after,
                            uint64_t *id_p, char *err);
 
-//  Ready queue: one ordered run per (channel, wave): higher priority first,
-//  then lower (older) id.
-int store_queue_put (store_t *self, uint8_t channel, uint32_t wave_seq,
+//  Ready queue: one ordered run per (channel, route, wave): higher priority
+//  first, then lower (older) id.  Route 0 is the channel's shared run; other
+//  routes are ownership declarations (store_route_id).
+int store_queue_put (store_t *self, uint8_t channel, uint32_t route, uint32_t wave_seq,
                      uint8_t priority, uint64_t id, char *err);
-int store_queue_del (store_t *self, uint8_t channel, uint32_t wave_seq,
+int store_queue_del (store_t *self, uint8_t channel, uint32_t route, uint32_t wave_seq,
                      uint8_t priority, uint64_t id, char *err);
-//  Head of the (channel, wave) run.  WOB_ERR_NOT_FOUND when empty.
-int store_queue_head (store_t *self, uint8_t channel, uint32_t wave_seq,
+//  Head of the (channel, route, wave) run.  WOB_ERR_NOT_FOUND when empty.
+int store_queue_head (store_t *self, uint8_t channel, uint32_t route, uint32_t wave_seq,
                       uint8_t *priority_p, uint64_t *id_p, char *err);
+//  Any order of the (channel, route) runs, whatever its wave (the first in
+//  key order).  WOB_ERR_NOT_FOUND when there is none.
+int store_queue_any (store_t *self, uint8_t channel, uint32_t route, uint32_t *wave_p,
+                     uint64_t *id_p, char *err);
+
+//  Held orders (no connected owner), by (channel, kind, key, id): kind 'n'
+//  keys are numbers, 'r' region paths, 'w' worker names, so the orders an
+//  owner can take are one cursor range.
+#define STORE_MAX_HELD_KEY 256
+int store_held_put (store_t *self, uint8_t channel, uint8_t kind, const char *text,
+                    uint64_t id, char *err);
+int store_held_del (store_t *self, uint8_t channel, uint8_t kind, const char *text,
+                    uint64_t id, char *err);
+//  The first held entry of (channel, kind) at or after (from, after + 1):
+//  its key into text (STORE_MAX_HELD_KEY + 1 bytes) and id; *id_p 0 when
+//  there is none.
+int store_held_next (store_t *self, uint8_t channel, uint8_t kind, const char *from,
+                     uint64_t after, char *text, uint64_t *id_p, char *err);
+
+//  Routes: ownership declarations ("1390000-1394999", "广东/深圳") of a
+//  channel get a small durable id, so queue keys survive restarts.  0 with
+//  create false and no such route.
+int store_route_id (store_t *self, uint8_t channel, const char *text, bool create,
+                    uint32_t *id_p, char *err);
+typedef int (store_route_fn) (void *arg, uint8_t channel, const char *text, uint32_t id);
+int store_route_each (store_t *self, store_route_fn *fn, void *arg, char *err);
 
 //  Timers: orders waiting until a time (deferred, retry back-off, callback).
 int store_timer_put (store_t *self, int64_t due_ms, uint64_t id, char *err);

@@ -73,49 +73,56 @@ store_wave_order_next (store_t *self, uint32_t wave_seq, uint64_t after, uint64_
 }
 
 static void
-s_queue_key (uint8_t *k, uint8_t channel, uint32_t wave_seq, uint8_t priority, uint64_t id)
+s_queue_key (uint8_t *k, uint8_t channel, uint32_t route, uint32_t wave_seq,
+             uint8_t priority, uint64_t id)
 {
     k [0] = channel;
-    store_priv_put_u32 (k + 1, wave_seq);
-    k [5] = 255 - priority;
-    store_priv_put_u64 (k + 6, id);
+    store_priv_put_u32 (k + 1, route);
+    store_priv_put_u32 (k + 5, wave_seq);
+    k [9] = 255 - priority;
+    store_priv_put_u64 (k + 10, id);
+}
+
+#define S_QUEUE_KEY 18
+
+int
+store_queue_put (store_t *self, uint8_t channel, uint32_t route, uint32_t wave_seq,
+                 uint8_t priority, uint64_t id, char *err)
+{
+    uint8_t k [S_QUEUE_KEY];
+    s_queue_key (k, channel, route, wave_seq, priority, id);
+    return store_priv_put (self, self->queue, k, S_QUEUE_KEY, "", 0, 0, err,
+                           "queueing an order");
 }
 
 int
-store_queue_put (store_t *self, uint8_t channel, uint32_t wave_seq, uint8_t priority,
-                 uint64_t id, char *err)
+store_queue_del (store_t *self, uint8_t channel, uint32_t route, uint32_t wave_seq,
+                 uint8_t priority, uint64_t id, char *err)
 {
-    uint8_t k [14];
-    s_queue_key (k, channel, wave_seq, priority, id);
-    return store_priv_put (self, self->queue, k, 14, "", 0, 0, err, "queueing an order");
+    uint8_t k [S_QUEUE_KEY];
+    s_queue_key (k, channel, route, wave_seq, priority, id);
+    return store_priv_del (self, self->queue, k, S_QUEUE_KEY, NULL, err,
+                           "dequeueing an order");
 }
 
-int
-store_queue_del (store_t *self, uint8_t channel, uint32_t wave_seq, uint8_t priority,
-                 uint64_t id, char *err)
+//  First entry at or after k whose first `prefix` bytes equal k's.
+static int
+s_queue_first (store_t *self, uint8_t *k, size_t prefix, uint32_t *wave_p,
+               uint8_t *priority_p, uint64_t *id_p, char *err)
 {
-    uint8_t k [14];
-    s_queue_key (k, channel, wave_seq, priority, id);
-    return store_priv_del (self, self->queue, k, 14, NULL, err, "dequeueing an order");
-}
-
-int
-store_queue_head (store_t *self, uint8_t channel, uint32_t wave_seq, uint8_t *priority_p,
-                  uint64_t *id_p, char *err)
-{
-    uint8_t k [14];
-    s_queue_key (k, channel, wave_seq, 255, 0);
     MDB_cursor *cursor;
     int rc = mdb_cursor_open (self->txn, self->queue, &cursor);
     if (rc)
         return store_priv_fail (self, err, rc, "reading the queue");
-    MDB_val key = { 14, k }, val;
+    MDB_val key = { S_QUEUE_KEY, k }, val;
     rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
     int result = WOB_ERR_NOT_FOUND;
-    if (rc == 0 && key.mv_size == 14 && memcmp (key.mv_data, k, 5) == 0) {
+    if (rc == 0 && key.mv_size == S_QUEUE_KEY && memcmp (key.mv_data, k, prefix) == 0) {
         const uint8_t *p = key.mv_data;
-        *priority_p = 255 - p [5];
-        *id_p = store_priv_get_u64 (p + 6);
+        if (wave_p)
+            *wave_p = store_priv_get_u32 (p + 5);
+        *priority_p = 255 - p [9];
+        *id_p = store_priv_get_u64 (p + 10);
         result = 0;
     }
     else
@@ -123,6 +130,95 @@ store_queue_head (store_t *self, uint8_t channel, uint32_t wave_seq, uint8_t *pr
         result = store_priv_fail (self, err, rc, "reading the queue");
     mdb_cursor_close (cursor);
     return result;
+}
+
+int
+store_queue_head (store_t *self, uint8_t channel, uint32_t route, uint32_t wave_seq,
+                  uint8_t *priority_p, uint64_t *id_p, char *err)
+{
+    uint8_t k [S_QUEUE_KEY];
+    s_queue_key (k, channel, route, wave_seq, 255, 0);
+    return s_queue_first (self, k, 9, NULL, priority_p, id_p, err);
+}
+
+int
+store_queue_any (store_t *self, uint8_t channel, uint32_t route, uint32_t *wave_p,
+                 uint64_t *id_p, char *err)
+{
+    uint8_t k [S_QUEUE_KEY], priority;
+    s_queue_key (k, channel, route, 0, 255, 0);
+    return s_queue_first (self, k, 5, wave_p, &priority, id_p, err);
+}
+
+//  --- Held orders ---------------------------------------------------------
+
+//  channel + kind + key text + NUL + id; *len_p its length.
+static int
+s_held_key (uint8_t *k, uint8_t channel, uint8_t kind, const char *text, uint64_t id,
+            size_t *len_p)
+{
+    size_t len = strlen (text);
+    if (len > STORE_MAX_HELD_KEY)
+        return -1;
+    k [0] = channel;
+    k [1] = kind;
+    memcpy (k + 2, text, len);
+    k [2 + len] = 0;
+    store_priv_put_u64 (k + 3 + len, id);
+    *len_p = len + 11;
+    return 0;
+}
+
+int
+store_held_put (store_t *self, uint8_t channel, uint8_t kind, const char *text, uint64_t id,
+                char *err)
+{
+    uint8_t k [STORE_MAX_HELD_KEY + 11];
+    size_t len;
+    if (s_held_key (k, channel, kind, text, id, &len))
+        return wob_fail (err, WOB_ERR_INVALID, "order %" PRIu64 ": hold key '%.32s...' "
+                         "is too long", id, text);
+    return store_priv_put (self, self->held, k, len, "", 0, 0, err, "holding an order");
+}
+
+int
+store_held_del (store_t *self, uint8_t channel, uint8_t kind, const char *text, uint64_t id,
+                char *err)
+{
+    uint8_t k [STORE_MAX_HELD_KEY + 11];
+    size_t len;
+    if (s_held_key (k, channel, kind, text, id, &len))
+        return 0;
+    return store_priv_del (self, self->held, k, len, NULL, err, "releasing a held order");
+}
+
+int
+store_held_next (store_t *self, uint8_t channel, uint8_t kind, const char *from,
+                 uint64_t after, char *text, uint64_t *id_p, char *err)
+{
+    uint8_t k [STORE_MAX_HELD_KEY + 11];
+    size_t len;
+    *id_p = 0;
+    if (after == UINT64_MAX || s_held_key (k, channel, kind, from, after + 1, &len))
+        return 0;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (self->txn, self->held, &cursor);
+    if (rc)
+        return store_priv_fail (self, err, rc, "reading held orders");
+    MDB_val key = { len, k }, val;
+    rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
+    const uint8_t *p = key.mv_data;
+    if (rc == 0 && key.mv_size >= 11 && key.mv_size <= sizeof (k)
+    &&  p [0] == channel && p [1] == kind) {
+        size_t text_len = key.mv_size - 11;
+        memcpy (text, p + 2, text_len);
+        text [text_len] = 0;
+        *id_p = store_priv_get_u64 (p + 3 + text_len);
+    }
+    mdb_cursor_close (cursor);
+    if (rc && rc != MDB_NOTFOUND)
+        return store_priv_fail (self, err, rc, "reading held orders");
+    return 0;
 }
 
 int

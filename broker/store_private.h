@@ -14,7 +14,7 @@ struct _store_t {
     bool nosync;                //  commits without fsync (benchmarks)
     MDB_dbi meta, channels, waves, stats, orders, history;
     MDB_dbi msisdn, wave_ord, queue, timers, leases;
-    MDB_dbi suppress, contacts, wave_msisdn, rule_counts;
+    MDB_dbi suppress, contacts, wave_msisdn, rule_counts, held, routes;
     uint64_t next_order;        //  next order id to hand out
     uint32_t next_wave;         //  next wave seq to hand out
     bool counters_dirty;        //  next_* changed in this transaction
@@ -27,6 +27,7 @@ int store_priv_fail (store_t *self, char *err, int rc, const char *what);
 void store_priv_put_u64 (uint8_t *p, uint64_t v);
 uint64_t store_priv_get_u64 (const uint8_t *p);
 void store_priv_put_u32 (uint8_t *p, uint32_t v);
+uint32_t store_priv_get_u32 (const uint8_t *p);
 //  Put / delete in the group transaction (marks it dirty).
 int store_priv_put (store_t *self, MDB_dbi dbi, void *k, size_t klen, void *v, size_t vlen,
                     unsigned flags, char *err, const char *what);

@@ -12,8 +12,7 @@
 struct _workers_t {
     zhashx_t *by_routing;       //  routing key -> worker_t (owned)
     zhashx_t *by_name;          //  name -> worker_t
-    worker_t **scratch;         //  workers_of_channel result
-    size_t scratch_cap;
+    zlistx_t *pending;          //  workers with a batch of leases to send
     int64_t next_heartbeat;     //  when to heartbeat all workers
 };
 
@@ -29,6 +28,7 @@ s_worker_destroy (void **item_p)
     for (size_t i = 0; i < worker->n_owns; i++)
         free (worker->owns [i]);
     free (worker->owns);
+    free (worker->routes);
     if (worker->batch)
         wob__leases__free_unpacked (worker->batch, NULL);
     free (worker);
@@ -42,6 +42,7 @@ workers_new (void)
     self->by_routing = zhashx_new ();
     zhashx_set_destructor (self->by_routing, s_worker_destroy);
     self->by_name = zhashx_new ();
+    self->pending = zlistx_new ();
     return self;
 }
 
@@ -52,7 +53,7 @@ workers_destroy (workers_t **self_p)
         workers_t *self = *self_p;
         zhashx_destroy (&self->by_name);
         zhashx_destroy (&self->by_routing);
-        free (self->scratch);
+        zlistx_destroy (&self->pending);
         free (self);
         *self_p = NULL;
     }
@@ -64,26 +65,26 @@ workers_by_name (workers_t *self, const char *name)
     return zhashx_lookup (self->by_name, name);
 }
 
-worker_t **
-workers_of_channel (workers_t *self, uint8_t channel, size_t *count_p)
+//  Ends a session: its routes lose an owner, it leaves the heap.
+static void
+s_remove (broker_t *self, worker_t *worker)
 {
-    size_t count = 0;
-    if (self->scratch_cap < zhashx_size (self->by_routing)) {
-        self->scratch_cap = zhashx_size (self->by_routing) * 2;
-        self->scratch = realloc (self->scratch, self->scratch_cap * sizeof (worker_t *));
+    workers_t *workers = self->workers;
+    routes_detach (self, worker);
+    dispatch_worker_remove (self, worker);
+    if (worker->batch) {
+        void *handle = zlistx_find (workers->pending, worker);
+        if (handle)
+            zlistx_delete (workers->pending, handle);
     }
-    for (worker_t *w = zhashx_first (self->by_routing); w; w = zhashx_next (self->by_routing))
-        if (w->channel == channel)
-            self->scratch [count++] = w;
-    *count_p = count;
-    return self->scratch;
+    zhashx_delete (workers->by_name, worker->name);
+    zhashx_delete (workers->by_routing, worker->routing_key);
 }
 
-static void
-s_remove (workers_t *self, worker_t *worker)
+void
+workers_pending (broker_t *self, worker_t *worker)
 {
-    zhashx_delete (self->by_name, worker->name);
-    zhashx_delete (self->by_routing, worker->routing_key);
+    zlistx_add_end (self->workers->pending, worker);
 }
 
 worker_t *
@@ -150,12 +151,19 @@ workers_hello (broker_t *self, Wob__Hello *msg)
                       "worker '%s'", old->name);
         return;
     }
+    //  What it owns must not clash with what other live workers own.
+    int routes_rc = routes_check (self, channel->id, msg->worker, msg->owns, msg->n_owns, err);
+    if (routes_rc) {
+        broker_error (self, routes_rc == WOB_ERR_REFUSED? WOB__ERROR_CODE__ERR_CONFLICT:
+                      WOB__ERROR_CODE__ERR_INVALID, "hello: %s", err);
+        return;
+    }
     if (old)
-        s_remove (self->workers, old);
+        s_remove (self, old);
     old = workers_by_name (self->workers, msg->worker);
     if (old) {
         zsys_info ("worker %s: new session replaces the old one", msg->worker);
-        s_remove (self->workers, old);
+        s_remove (self, old);
     }
     worker_t *worker = calloc (1, sizeof (worker_t));
     worker->name = strdup (msg->worker);
@@ -186,6 +194,11 @@ workers_hello (broker_t *self, Wob__Hello *msg)
         return;
     }
     worker->outstanding = leases_held_by (self->leases, worker->name);
+    dispatch_worker_add (self, worker);
+    if (routes_attach (self, worker, err)) {
+        broker_error (self, WOB__ERROR_CODE__ERR_STORE, "%s", err);
+        return;
+    }
     zsys_info ("worker %s: hello (channel %s, capacity %u, holding %u)", worker->name,
                channel->name, worker->capacity, worker->outstanding);
     broker_respond (self, WOB__ENVELOPE__BODY_WELCOME, welcome);
@@ -197,11 +210,13 @@ workers_bye (broker_t *self, worker_t *worker)
     char err [WOB_ERRLEN];
     zsys_info ("worker %s: goodbye (%u orders return to the queue)", worker->name,
                worker->outstanding);
+    //  Its routes lose their owner first, so its orders are placed anew.
+    routes_detach (self, worker);
     if (leases_release_worker (self, worker->name, "worker said goodbye", err)) {
         broker_error (self, WOB__ERROR_CODE__ERR_STORE, "%s", err);
         return;
     }
-    s_remove (self->workers, worker);
+    s_remove (self, worker);
 }
 
 int
@@ -219,8 +234,9 @@ workers_tick (broker_t *self, char *err)
         snprintf (reason, sizeof (reason), "worker lost: silent for %" PRId64 " ms",
                   self->now - w->last_seen_ms);
         zsys_warning ("worker %s: %s, returning %u orders", w->name, reason, w->outstanding);
+        routes_detach (self, w);
         rc = leases_release_worker (self, w->name, reason, err);
-        s_remove (self->workers, w);
+        s_remove (self, w);
     }
     zlistx_destroy (&lost);
     if (rc || self->now < self->workers->next_heartbeat)
@@ -238,26 +254,45 @@ workers_tick (broker_t *self, char *err)
 void
 workers_recount (broker_t *self)
 {
+    for (int c = 0; c < BROKER_MAX_CHANNELS; c++)
+        self->channels [c].n_heap = 0;
+    zlistx_purge (self->workers->pending);
     for (worker_t *w = zhashx_first (self->workers->by_routing); w;
          w = zhashx_next (self->workers->by_routing)) {
         w->outstanding = leases_held_by (self->leases, w->name);
         if (w->batch)
             wob__leases__free_unpacked (w->batch, NULL);
         w->batch = NULL;
+        dispatch_worker_add (self, w);
+        //  Routes were reloaded: routes_sweep attaches the workers again
+        free (w->routes);
+        w->routes = NULL;
+        w->n_routes = 0;
     }
+}
+
+int
+workers_attach_all (broker_t *self, char *err)
+{
+    for (worker_t *w = zhashx_first (self->workers->by_routing); w;
+         w = zhashx_next (self->workers->by_routing))
+        if (routes_attach (self, w, err))
+            return WOB_ERR_STORE;
+    return 0;
 }
 
 //  Sends each worker the leases granted to it this turn (after commit).
 void
 workers_flush (broker_t *self)
 {
-    for (worker_t *w = zhashx_first (self->workers->by_routing); w;
-         w = zhashx_next (self->workers->by_routing)) {
+    for (worker_t *w = zlistx_first (self->workers->pending); w;
+         w = zlistx_next (self->workers->pending)) {
         if (!w->batch)
             continue;
         broker_send (self, w->routing, WOB__ENVELOPE__BODY_LEASES, w->batch);
         w->batch = NULL;
     }
+    zlistx_purge (self->workers->pending);
 }
 
 static char *
@@ -284,6 +319,7 @@ workers_list (broker_t *self, Wob__WorkersQuery *msg)
         info->capacity = w->capacity;
         info->outstanding = w->outstanding;
         info->done = w->done;
+        info->assigned = w->assigned;
         info->connected_ms = w->connected_ms;
         info->last_seen_ms = w->last_seen_ms;
         info->owns = calloc (w->n_owns + 1, sizeof (char *));
@@ -291,5 +327,20 @@ workers_list (broker_t *self, Wob__WorkersQuery *msg)
             info->owns [info->n_owns++] = s_strdup (w->owns [i]);
         list->workers [list->n_workers++] = info;
     }
+    //  Orders held for want of a connected owner, by channel and reason
+    list->held = calloc (BROKER_MAX_CHANNELS * 3 + 1, sizeof (Wob__HeldInfo *));
+    for (uint8_t c = 1; c < BROKER_MAX_CHANNELS; c++)
+        for (int k = 0; k < 3 && self->channels [c].name; k++) {
+            const char *kinds = "nrw";
+            uint64_t held = routes_held (self->routes, c, kinds [k]);
+            if (!held || (*msg->channel && !streq (msg->channel, self->channels [c].name)))
+                continue;
+            Wob__HeldInfo *info = calloc (1, sizeof (*info));
+            wob__held_info__init (info);
+            info->channel = s_strdup (self->channels [c].name);
+            info->reason = s_strdup (routes_held_reason (kinds [k]));
+            info->orders = held;
+            list->held [list->n_held++] = info;
+        }
     broker_respond (self, WOB__ENVELOPE__BODY_WORKER_LIST, list);
 }

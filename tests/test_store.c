@@ -153,7 +153,7 @@ test_abort (void)
     s_order_init (&o, first, "13800000001", WOB__STATE__STATE_DONE);
     CHECK (store_order_put (store, &o.order, err) == 0);
     CHECK (store_lease_del (store, first, err) == 0);
-    CHECK (store_queue_put (store, 1, 1, 5, lost1, err) == 0);
+    CHECK (store_queue_put (store, 1, 0, 1, 5, lost1, err) == 0);
     store_abort (store);
     store_abort (store);                    //  second abort is a no-op
 
@@ -166,7 +166,7 @@ test_abort (void)
         wob__order__free_unpacked (back, NULL);
     uint8_t priority;
     uint64_t head;
-    CHECK (store_queue_head (store, 1, 1, &priority, &head, err) == WOB_ERR_NOT_FOUND);
+    CHECK (store_queue_head (store, 1, 0, 1, &priority, &head, err) == WOB_ERR_NOT_FOUND);
     CHECK (store_order_count (store) == 1);
     //  Ids handed out in the aborted group are handed out again
     CHECK (store_next_order_id (store) == lost1);
@@ -268,15 +268,17 @@ test_queue (void)
         goto done;
     CHECK (store_begin (store, err) == 0);
     //  Channel 2, wave 7
-    CHECK (store_queue_put (store, 2, 7, 5, 10, err) == 0);
-    CHECK (store_queue_put (store, 2, 7, 9, 12, err) == 0);
-    CHECK (store_queue_put (store, 2, 7, 9, 11, err) == 0);
-    CHECK (store_queue_put (store, 2, 7, 0, 3, err) == 0);
-    CHECK (store_queue_put (store, 2, 7, 255, 300, err) == 0);
+    CHECK (store_queue_put (store, 2, 0, 7, 5, 10, err) == 0);
+    CHECK (store_queue_put (store, 2, 0, 7, 9, 12, err) == 0);
+    CHECK (store_queue_put (store, 2, 0, 7, 9, 11, err) == 0);
+    CHECK (store_queue_put (store, 2, 0, 7, 0, 3, err) == 0);
+    CHECK (store_queue_put (store, 2, 0, 7, 255, 300, err) == 0);
     //  Neighbouring runs that must not be seen through wave 7
-    CHECK (store_queue_put (store, 2, 8, 1, 100, err) == 0);
-    CHECK (store_queue_put (store, 3, 7, 200, 1, err) == 0);
-    CHECK (store_queue_put (store, 2, 6 + 256, 100, 2, err) == 0);
+    CHECK (store_queue_put (store, 2, 0, 8, 1, 100, err) == 0);
+    CHECK (store_queue_put (store, 3, 0, 7, 200, 1, err) == 0);
+    CHECK (store_queue_put (store, 2, 0, 6 + 256, 100, 2, err) == 0);
+    //  Another route of the same channel and wave
+    CHECK (store_queue_put (store, 2, 4, 7, 250, 5, err) == 0);
     CHECK (store_commit (store, err) == 0);
 
     CHECK (store_begin (store, err) == 0);
@@ -285,32 +287,95 @@ test_queue (void)
     for (int i = 0; i < 5; i++) {
         uint8_t priority = 77;
         uint64_t id = 77;
-        int rc = store_queue_head (store, 2, 7, &priority, &id, err);
+        int rc = store_queue_head (store, 2, 0, 7, &priority, &id, err);
         CHECK (rc == 0);
         CHECK (priority == want_prio [i]);
         CHECK (id == want_id [i]);
         if (rc || id != want_id [i])
             fprintf (stderr, "  head %d: rc %d priority %u id %" PRIu64 "\n",
                      i, rc, priority, id);
-        CHECK (store_queue_del (store, 2, 7, priority, id, err) == 0);
+        CHECK (store_queue_del (store, 2, 0, 7, priority, id, err) == 0);
     }
     uint8_t priority;
     uint64_t id;
-    CHECK (store_queue_head (store, 2, 7, &priority, &id, err) == WOB_ERR_NOT_FOUND);
+    CHECK (store_queue_head (store, 2, 0, 7, &priority, &id, err) == WOB_ERR_NOT_FOUND);
     //  Deleting what is not there is not an error
-    CHECK (store_queue_del (store, 2, 7, 5, 10, err) == 0);
+    CHECK (store_queue_del (store, 2, 0, 7, 5, 10, err) == 0);
     //  The other runs are intact
-    CHECK (store_queue_head (store, 2, 8, &priority, &id, err) == 0);
+    CHECK (store_queue_head (store, 2, 0, 8, &priority, &id, err) == 0);
     CHECK (priority == 1 && id == 100);
-    CHECK (store_queue_head (store, 3, 7, &priority, &id, err) == 0);
+    CHECK (store_queue_head (store, 3, 0, 7, &priority, &id, err) == 0);
     CHECK (priority == 200 && id == 1);
-    CHECK (store_queue_head (store, 2, 6 + 256, &priority, &id, err) == 0);
+    CHECK (store_queue_head (store, 2, 0, 6 + 256, &priority, &id, err) == 0);
     CHECK (priority == 100 && id == 2);
     //  Empty runs around them
-    CHECK (store_queue_head (store, 2, 6, &priority, &id, err) == WOB_ERR_NOT_FOUND);
-    CHECK (store_queue_head (store, 2, 9, &priority, &id, err) == WOB_ERR_NOT_FOUND);
-    CHECK (store_queue_head (store, 1, 7, &priority, &id, err) == WOB_ERR_NOT_FOUND);
-    CHECK (store_queue_head (store, 15, 7, &priority, &id, err) == WOB_ERR_NOT_FOUND);
+    CHECK (store_queue_head (store, 2, 0, 6, &priority, &id, err) == WOB_ERR_NOT_FOUND);
+    CHECK (store_queue_head (store, 2, 0, 9, &priority, &id, err) == WOB_ERR_NOT_FOUND);
+    CHECK (store_queue_head (store, 1, 0, 7, &priority, &id, err) == WOB_ERR_NOT_FOUND);
+    CHECK (store_queue_head (store, 15, 0, 7, &priority, &id, err) == WOB_ERR_NOT_FOUND);
+    //  Route 4's run is apart from the shared one, found by head and any
+    CHECK (store_queue_head (store, 2, 4, 7, &priority, &id, err) == 0);
+    CHECK (priority == 250 && id == 5);
+    uint32_t wave = 0;
+    CHECK (store_queue_any (store, 2, 4, &wave, &id, err) == 0);
+    CHECK (wave == 7 && id == 5);
+    CHECK (store_queue_any (store, 2, 5, &wave, &id, err) == WOB_ERR_NOT_FOUND);
+    CHECK (store_commit (store, err) == 0);
+    store_destroy (&store);
+done:
+    testutil_end ();
+}
+
+static void
+test_routes_and_held (void)
+{
+    testutil_start ("routes are durable ids; held orders in key order by kind");
+    char err [WOB_ERRLEN];
+    const char *path = testutil_path ("routes");
+    store_t *store = s_open (path, 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    CHECK (store_begin (store, err) == 0);
+    uint32_t a = 0, b = 0, again = 0, none = 7;
+    CHECK (store_route_id (store, 2, "1390000-1394999", true, &a, err) == 0);
+    CHECK (store_route_id (store, 2, "广东/深圳", true, &b, err) == 0);
+    CHECK (store_route_id (store, 2, "1390000-1394999", true, &again, err) == 0);
+    CHECK (store_route_id (store, 3, "186", false, &none, err) == 0);
+    CHECK (a == 1 && b == 2 && again == 1 && none == 0);
+    CHECK (store_route_id (store, 2, "", true, &none, err) == WOB_ERR_INVALID);
+    //  Held: numbers of channel 2, a region, another channel
+    CHECK (store_held_put (store, 2, 'n', "13900000001", 11, err) == 0);
+    CHECK (store_held_put (store, 2, 'n', "13900000001", 10, err) == 0);
+    CHECK (store_held_put (store, 2, 'n', "13950000000", 12, err) == 0);
+    CHECK (store_held_put (store, 2, 'r', "广东/深圳/南山", 13, err) == 0);
+    CHECK (store_held_put (store, 3, 'n', "13900000000", 14, err) == 0);
+    CHECK (store_commit (store, err) == 0);
+    store_destroy (&store);
+
+    //  After reopening
+    store = s_open (path, 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    CHECK (store_begin (store, err) == 0);
+    CHECK (store_route_id (store, 2, "广东/深圳", false, &again, err) == 0);
+    CHECK (again == 2);
+    char text [STORE_MAX_HELD_KEY + 1];
+    uint64_t id = 0, want [3] = { 10, 11, 12 };
+    for (int i = 0; i < 3; i++) {
+        //  Resume after the last entry seen: same key, next id
+        CHECK (store_held_next (store, 2, 'n', i? text: "1390", i? id: 0, text, &id,
+                                err) == 0);
+        CHECK (id == want [i]);
+    }
+    CHECK (store_held_next (store, 2, 'n', text, id, text, &id, err) == 0);
+    CHECK (id == 0);                        //  the region is another kind
+    CHECK (store_held_del (store, 2, 'n', "13900000001", 10, err) == 0);
+    CHECK (store_held_next (store, 2, 'n', "", 0, text, &id, err) == 0);
+    CHECK (id == 11 && streq (text, "13900000001"));
+    CHECK (store_held_next (store, 2, 'r', "广东/深圳", 0, text, &id, err) == 0);
+    CHECK (id == 13 && streq (text, "广东/深圳/南山"));
     CHECK (store_commit (store, err) == 0);
     store_destroy (&store);
 done:
@@ -905,6 +970,7 @@ main (void)
     test_abort ();
     test_history ();
     test_queue ();
+    test_routes_and_held ();
     test_timers ();
     test_indexes ();
     test_leases ();

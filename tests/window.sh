@@ -1,9 +1,14 @@
 # Time: a wave whose window has not opened is deferred and starts by
 # itself; a wave whose window closes expires what is left; a call-back
-# outcome brings the order back at the time asked.
+# outcome brings the order back at the time asked, kept for the agent who
+# asked for it while they are away, then spilled to the others.
 source "$(dirname "$0")/lib.sh"
 
-start_broker "$WORK/data" "*" --heartbeat-ms 200
+cat > "$WORK/rules.yaml" <<EOR
+version: 1
+distribution: { call: { spill_after: 2s } }
+EOR
+start_broker "$WORK/data" "*" --heartbeat-ms 200 --rules "$WORK/rules.yaml"
 "$BIN/wobctl" gen --count 200 --seed 8 --out "$WORK/t.csv"
 now=$(date +%s)
 
@@ -54,6 +59,8 @@ start_worker --channel call --name agent-1 --capacity 1 --heartbeat-ms 200 \
     --outcomes callback=1 --exit-after 3
 wait_for 30 bash -c "[ \$('$BIN/wobctl' --endpoint $ENDPOINT --json status --wave W-callback | jq .by_outcome.callback) = 3 ]"
 check "call-back orders wait (deferred)" [ "$(state_count W-callback deferred)" -ge 1 ]
+check "due call-backs are held for agent-1, who left" wait_for 30 bash -c \
+    "[ \$('$BIN/wobctl' --endpoint $ENDPOINT --json status --wave W-callback | jq '.by_rule[\"held/worker_away\"] // 0') -ge 1 ]"
 start_worker --channel call --name agent-2 --capacity 5 --heartbeat-ms 200 --outcomes accepted=1
 check "they come back at the time asked and finish" wait_for 30 wave_finished W-callback
 check "all 200 done" [ "$(state_count W-callback done)" = 200 ]
