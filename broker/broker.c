@@ -295,8 +295,10 @@ s_teardown (broker_t *self)
     zhashx_destroy (&self->waves);
     store_destroy (&self->store);
     rulebook_destroy (&self->rules);
-    for (int c = 0; c < BROKER_MAX_CHANNELS; c++)
+    for (int c = 0; c < BROKER_MAX_CHANNELS; c++) {
         free (self->channels [c].name);
+        free (self->channels [c].heap);
+    }
 }
 
 //  Handles one message from a client or worker.

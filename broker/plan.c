@@ -96,6 +96,19 @@ plan_check (broker_t *self, Wob__Wave *wave, char *err)
                 return wob_fail (err, WOB_ERR_INVALID, "plan step %zu: condition %zu names "
                                  "no field", i + 1, j + 1);
     }
+    //  Per-wave distribution: configured channels, known strategies
+    Wob__WaveRules *rules = wave->rules;
+    for (size_t i = 0; rules && i < rules->n_distribution; i++) {
+        Wob__ChannelStrategy *entry = rules->distribution [i];
+        if (!broker_channel (self, entry->channel))
+            return wob_fail (err, WOB_ERR_INVALID, "rules: distribution: channel '%.32s' is "
+                             "not configured (configured: %s)", entry->channel,
+                             broker_channel_list (self));
+        if (rulebook_strategy (entry->strategy) < 0)
+            return wob_fail (err, WOB_ERR_INVALID, "rules: distribution: %s: '%.32s' is not "
+                             "a strategy (even, range or address)", entry->channel,
+                             entry->strategy);
+    }
     return 0;
 }
 

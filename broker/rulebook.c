@@ -453,14 +453,8 @@ s_distribution_setting (yamldoc_t *doc, void *arg, const char *name, yaml_node_t
 {
     rulebook_t *book = ((s_ctx_t *) arg)->book;
     rule_distribution_t *dist = &book->distribution [book->n_distribution - 1];
-    if (streq (name, "spill_after")) {
-        if (yamldoc_duration (doc, value, what, &dist->spill_after_ms))
-            return -1;
-        if (dist->spill_after_ms <= 0)
-            return yamldoc_fail (doc, value, "%s must be above 0 (leave orphans: hold "
-                                 "to keep them for their owner)", what);
-        return 0;
-    }
+    if (streq (name, "spill_after"))       //  a duration above zero
+        return yamldoc_duration (doc, value, what, &dist->spill_after_ms);
     const char *text = yamldoc_text (doc, value, what, "a string", false);
     if (!text)
         return -1;

@@ -54,8 +54,19 @@ size_t wob_worker_held (wob_worker_t *self);
 size_t wob_worker_unacked (wob_worker_t *self);
 //  True once the broker has welcomed this session.
 bool wob_worker_connected (wob_worker_t *self);
+//  True when the broker refused the session (wob_worker_error says why:
+//  an invalid name or capacity, ownership overlapping a live worker's).
+//  The library stops saying hello; the caller should stop too.
+bool wob_worker_refused (wob_worker_t *self);
 //  Last error the broker sent about this worker (hello refused...), or "".
 const char *wob_worker_error (wob_worker_t *self);
+
+//  The broker socket, for a worker that runs its own event loop (zmq_poll
+//  over this socket and its own file descriptors): when it is readable, and
+//  at least every 100 ms, call wob_worker_poll (self, 0) or wob_worker_next
+//  (self, 0).  The library replaces the socket when it reconnects, so ask
+//  for it again before each poll; the library owns it.
+zsock_t *wob_worker_sock (wob_worker_t *self);
 
 #ifdef __cplusplus
 }

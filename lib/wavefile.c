@@ -21,6 +21,8 @@
           control_seed: 42                #   same seed, same control group
           frequency_caps: off             #   on / off, as quiet_hours, merge,
           quiet_hours: on                 #   duplicate, open_offer
+          distribution: { visit: address }   # strategy per channel: even,
+                                          #   range or address
         plan:                             # required, non-empty; the first
           - channel: visit                #   step whose conditions all
             where: { segment: key_account }    # match picks the channel
@@ -402,6 +404,45 @@ s_parse_plan (yamldoc_t *doc, yaml_node_t *node, Wob__Wave *wave)
     return 0;
 }
 
+//  rules: distribution: { channel: even | range | address }
+static int
+s_parse_distribution (yamldoc_t *doc, yaml_node_t *node, Wob__WaveRules *rules)
+{
+    if (node->type != YAML_MAPPING_NODE)
+        return yamldoc_fail (doc, node, "rules: distribution must be a map (channel: "
+                             "even, range or address), not %s", yamldoc_type_name (node));
+    yaml_node_pair_t *start = node->data.mapping.pairs.start;
+    yaml_node_pair_t *top = node->data.mapping.pairs.top;
+    rules->distribution = calloc (top - start + 1, sizeof (Wob__ChannelStrategy *));
+    if (!rules->distribution)
+        return yamldoc_no_memory (doc);
+    for (yaml_node_pair_t *pair = start; pair < top; pair++) {
+        yaml_node_t *key = yamldoc_node (doc, pair->key);
+        const char *channel = yamldoc_key (doc, node, pair, "rules: distribution");
+        if (!channel)
+            return -1;
+        if (!yamldoc_is_channel (channel))
+            return yamldoc_fail (doc, key, "rules: distribution: '%.64s' is not a channel "
+                                 "name", channel);
+        yaml_node_t *value = yamldoc_node (doc, pair->value);
+        char what [96];
+        snprintf (what, sizeof (what), "rules: distribution: %s", channel);
+        const char *text = yamldoc_text (doc, value, what, "a string", false);
+        if (!text)
+            return -1;
+        if (!streq (text, "even") && !streq (text, "range") && !streq (text, "address"))
+            return yamldoc_fail (doc, value, "%s: '%.32s' is not a strategy (even, range "
+                                 "or address)", what, text);
+        Wob__ChannelStrategy *entry = s_new_message (doc, &wob__channel_strategy__descriptor);
+        if (!entry)
+            return -1;
+        rules->distribution [rules->n_distribution++] = entry;
+        if (!(entry->channel = strdup (channel)) || !(entry->strategy = strdup (text)))
+            return yamldoc_no_memory (doc);
+    }
+    return 0;
+}
+
 //  The field a switch in rules turns off, or NULL when name is none
 static protobuf_c_boolean *
 s_rules_switch (Wob__WaveRules *rules, const char *name)
@@ -420,7 +461,7 @@ s_parse_rules (yamldoc_t *doc, yaml_node_t *node, Wob__Wave *wave)
     if (node->type != YAML_MAPPING_NODE)
         return yamldoc_fail (doc, node, "rules must be a map (control, control_seed, "
                              "frequency_caps, quiet_hours, merge, duplicate, "
-                             "open_offer), not %s", yamldoc_type_name (node));
+                             "open_offer, distribution), not %s", yamldoc_type_name (node));
     Wob__WaveRules *rules = wave->rules = s_new_message (doc, &wob__wave_rules__descriptor);
     if (!rules)
         return -1;
@@ -465,6 +506,9 @@ s_parse_rules (yamldoc_t *doc, yaml_node_t *node, Wob__Wave *wave)
                 rules->control_seed = (uint64_t) seed;
         }
         else
+        if (streq (name, "distribution"))
+            rc = s_parse_distribution (doc, value, rules);
+        else
         if ((off = s_rules_switch (rules, name))) {
             //  on / off, true / false, yes / no: lower case, unlike the
             //  rule file's yamldoc_switch, as descriptors always were
@@ -483,7 +527,7 @@ s_parse_rules (yamldoc_t *doc, yaml_node_t *node, Wob__Wave *wave)
         else
             rc = yamldoc_fail (doc, key, "unknown key '%s' in rules (expected control, "
                                "control_seed, frequency_caps, quiet_hours, merge, "
-                               "duplicate, open_offer)", name);
+                               "duplicate, open_offer, distribution)", name);
         if (rc)
             return -1;
     }

@@ -90,7 +90,7 @@ make_wave "$WORK/many.yaml" W-many many.csv
 rc=0; ctl submit --chunk 1000 "$WORK/many.yaml" >/dev/null 2>"$WORK/full.err" || rc=$?
 check "full store refuses with a clear error (rc $rc)" \
     bash -c "[ $rc = 1 ] && grep -q 'is full' '$WORK/full.err'"
-check "broker still answers after the refusal" bash -c "'$BIN/wobctl' --endpoint $ENDPOINT --json workers | jq -e 'length == 0' >/dev/null"
+check "broker still answers after the refusal" bash -c "'$BIN/wobctl' --endpoint $ENDPOINT --json workers | jq -e '.workers | length == 0' >/dev/null"
 rows=$(wave_json W-many | jq .rows)
 stored=$(wave_json W-many | jq '[.by_state[]] | add')
 check "what was acknowledged is consistent ($stored orders for $rows rows)" [ "$rows" = "$stored" -a "$rows" -gt 0 ]

@@ -39,8 +39,8 @@ check "every sms worker got work" [ -s "$WORK/sms-1.log" -a -s "$WORK/sms-2.log"
 check "visit orders went to the visit worker only" \
     [ "$(wc -l < "$WORK/am-1.log")" = "$(jq .by_channel.visit <<<"$summary")" ]
 workers=$(ctl --json workers)
-check "workers lists 4 with 10000 done" [ "$(jq 'length' <<<"$workers")" = 4 -a \
-    "$(jq '[.[].done] | add' <<<"$workers")" = 10000 ]
+check "workers lists 4 with 10000 done" [ "$(jq '.workers | length' <<<"$workers")" = 4 -a \
+    "$(jq '[.workers[].done] | add' <<<"$workers")" = 10000 ]
 msisdn=$(sed -n 2p "$WORK/targets.csv" | cut -d, -f1)
 orders=$(ctl --json status --msisdn "$msisdn")
 check "status by number shows the order, its worker and history" \

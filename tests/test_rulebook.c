@@ -52,7 +52,10 @@ static const char *s_good_yaml =
     "throttle:\n"
     "  sms: { per_second: 200, per_worker_per_second: 50 }\n"
     "  call: { per_worker_per_second: 0.5 }\n"
-    "control: 5%\n";                                                    //  35
+    "control: 5%\n"                                                     //  35
+    "distribution:\n"
+    "  call: { strategy: range, orphans: spill, spill_after: 90s }\n"
+    "  visit: { strategy: address, overlap: allow }\n";
 
 static const char *s_good_json =
     "{\n"
@@ -79,7 +82,11 @@ static const char *s_good_json =
     "    \"sms\": {\"per_second\": 200, \"per_worker_per_second\": 50},\n"
     "    \"call\": {\"per_worker_per_second\": 0.5}\n"
     "  },\n"
-    "  \"control\": 0.05\n"
+    "  \"control\": 0.05,\n"
+    "  \"distribution\": {\n"
+    "    \"call\": {\"strategy\": \"range\", \"orphans\": \"spill\", \"spill_after\": \"90s\"},\n"
+    "    \"visit\": {\"strategy\": \"address\", \"overlap\": \"allow\"}\n"
+    "  }\n"
     "}\n";
 
 //  True when two rulebooks hold the same rules (path and text aside)
@@ -97,7 +104,7 @@ s_same_rules (const rulebook_t *a, const rulebook_t *b)
     ||  a->fallback_triggers != b->fallback_triggers
     ||  a->fallback_after != b->fallback_after
     ||  a->success_outcomes != b->success_outcomes
-    ||  a->n_throttle != b->n_throttle
+    ||  a->n_throttle != b->n_throttle || a->n_distribution != b->n_distribution
     ||  a->control_share != b->control_share)
         return false;
     for (size_t i = 0; i < a->n_number_prefixes; i++)
@@ -124,6 +131,11 @@ s_same_rules (const rulebook_t *a, const rulebook_t *b)
         ||  a->throttle [i].per_second != b->throttle [i].per_second
         ||  a->throttle [i].per_worker_per_second
          != b->throttle [i].per_worker_per_second)
+            return false;
+    for (size_t i = 0; i < a->n_distribution; i++)
+        if (memcmp (&a->distribution [i].strategy, &b->distribution [i].strategy,
+                    sizeof (rule_distribution_t) - offsetof (rule_distribution_t, strategy))
+        ||  !streq (a->distribution [i].channel, b->distribution [i].channel))
             return false;
     return true;
 }
@@ -189,6 +201,13 @@ s_check_good (const rulebook_t *r)
         CHECK (r->throttle [1].per_worker_per_second == 0.5);
     }
     CHECK (r->control_share > 0.0499999 && r->control_share < 0.0500001);
+    const rule_distribution_t *d = rulebook_distribution (r, "call");
+    CHECK (d->strategy == RULE_RANGE && d->spill && d->spill_after_ms == 90000 && !d->overlap);
+    d = rulebook_distribution (r, "visit");
+    CHECK (d->strategy == RULE_ADDRESS && !d->spill && d->spill_after_ms == 600000
+           && d->overlap);
+    d = rulebook_distribution (r, "sms");      //  not in the file: defaults
+    CHECK (d->strategy == RULE_EVEN && !d->spill && !d->overlap);
 }
 
 static void
@@ -358,6 +377,21 @@ static void
 test_errors (void)
 {
     testutil_start ("errors name file, line and key");
+    s_expect_error ("strategy.yaml",
+        "version: 1\ndistribution:\n  visit: { strategy: nearest }\n",
+        "strategy.yaml:3:", "distribution.visit.strategy: 'nearest' is not a strategy");
+    s_expect_error ("orphans.yaml",
+        "version: 1\ndistribution:\n  call: { orphans: drop }\n",
+        "orphans.yaml:3:", "'drop' is not hold or spill");
+    s_expect_error ("spill.yaml",
+        "version: 1\ndistribution:\n  call: { orphans: spill, spill_after: 0s }\n",
+        "spill.yaml:3:", "spill_after: 0s is not longer than zero");
+    s_expect_error ("dist_key.yaml",
+        "version: 1\ndistribution:\n  call: { strategi: range }\n",
+        "dist_key.yaml:3:", "unknown key 'strategi'");
+    s_expect_error ("dist_channel.yaml",
+        "version: 1\ndistribution:\n  fax: { strategy: even }\n",
+        "dist_channel.yaml:3:", "fax");
     //  Unknown keys at each level
     s_expect_error ("unknown.yaml",
         "version: 1\n"

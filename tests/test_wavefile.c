@@ -194,6 +194,30 @@ s_expect_error (const char *name, const char *content, const char *text1,
 }
 
 static void
+test_distribution (void)
+{
+    testutil_start ("rules: distribution overrides the strategy per channel");
+    char err [WOB_ERRLEN] = "";
+    Wob__Wave *wave = NULL;
+    char *targets = NULL;
+    int rc = wob_wavefile_load (testutil_write_str ("dist.yaml",
+        "campaign: c\nwave: w\nplan: [ { channel: visit } ]\n"
+        "rules: { distribution: { visit: address, call: range } }\n"), &wave, &targets, err);
+    CHECK (rc == 0);
+    CHECK (wave && wave->rules && wave->rules->n_distribution == 2);
+    if (wave && wave->rules && wave->rules->n_distribution == 2) {
+        CHECK (streq (wave->rules->distribution [0]->channel, "visit"));
+        CHECK (streq (wave->rules->distribution [0]->strategy, "address"));
+        CHECK (streq (wave->rules->distribution [1]->channel, "call"));
+        CHECK (streq (wave->rules->distribution [1]->strategy, "range"));
+    }
+    if (wave)
+        wob__wave__free_unpacked (wave, NULL);
+    free (targets);
+    testutil_end ();
+}
+
+static void
 test_errors (void)
 {
     s_expect_error ("unknown.yaml",
@@ -211,6 +235,14 @@ test_errors (void)
         " \"plan\": [{\"channel\": \"sms\",\n"
         "            \"where\": {\"arpu\": {\"minimum\": 3}}}]}\n",
         "unknown_range.json:3:", "unknown key 'minimum'");
+    s_expect_error ("strategy.yaml",
+        "campaign: c\nwave: w\nplan: [ { channel: visit } ]\n"
+        "rules: { distribution: { visit: nearest } }\n",
+        "strategy.yaml:4:", "rules: distribution: visit: 'nearest' is not a strategy");
+    s_expect_error ("strategy_list.yaml",
+        "campaign: c\nwave: w\nplan: [ { channel: visit } ]\n"
+        "rules: { distribution: [ address ] }\n",
+        "strategy_list.yaml:4:", "rules: distribution must be a map");
     s_expect_error ("noplan.yaml", "campaign: c\nwave: w\n",
         "noplan.yaml:1:", "missing required key 'plan'");
     s_expect_error ("nullplan.yaml", "campaign: c\nwave: w\nplan:\n",
@@ -287,6 +319,7 @@ main (void)
     if (!testutil_mkdtemp ())
         return 1;
     test_good ();
+    test_distribution ();
     test_errors ();
     return testutil_finish ();
 }

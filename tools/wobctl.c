@@ -336,36 +336,48 @@ s_workers (ctl_t *ctl, int argc, char **argv)
         return rc;
     Wob__WorkerList *list = reply->worker_list;
     if (ctl->json) {
-        printf ("[");
+        printf ("{\"workers\": [");
         for (size_t i = 0; i < list->n_workers; i++) {
             Wob__WorkerInfo *w = list->workers [i];
-            printf ("%s{\"id\": ", i? ",\n ": "");
+            printf ("%s{\"id\": ", i? ",\n  ": "");
             wob_json_string (stdout, w->id);
             printf (", \"channel\": ");
             wob_json_string (stdout, w->channel);
-            printf (", \"capacity\": %u, \"outstanding\": %u, \"done\": %" PRIu64
-                    ", \"last_seen_ms\": %" PRId64 ", \"owns\": [", w->capacity,
-                    w->outstanding, w->done, w->last_seen_ms);
+            printf (", \"capacity\": %u, \"outstanding\": %u, \"assigned\": %" PRIu64
+                    ", \"done\": %" PRIu64 ", \"last_seen_ms\": %" PRId64 ", \"owns\": [",
+                    w->capacity, w->outstanding, w->assigned, w->done, w->last_seen_ms);
             for (size_t j = 0; j < w->n_owns; j++) {
                 printf ("%s", j? ", ": "");
                 wob_json_string (stdout, w->owns [j]);
             }
             printf ("]}");
         }
-        printf ("]\n");
+        printf ("],\n \"held\": [");
+        for (size_t i = 0; i < list->n_held; i++) {
+            printf ("%s{\"channel\": ", i? ", ": "");
+            wob_json_string (stdout, list->held [i]->channel);
+            printf (", \"reason\": ");
+            wob_json_string (stdout, list->held [i]->reason);
+            printf (", \"orders\": %" PRIu64 "}", list->held [i]->orders);
+        }
+        printf ("]}\n");
     }
     else {
-        printf ("%-24s %-8s %8s %11s %10s  %s\n", "worker", "channel", "capacity",
-                "outstanding", "done", "owns");
+        printf ("%-24s %-8s %8s %11s %10s %10s  %s\n", "worker", "channel", "capacity",
+                "outstanding", "assigned", "done", "owns");
         for (size_t i = 0; i < list->n_workers; i++) {
             Wob__WorkerInfo *w = list->workers [i];
-            printf ("%-24s %-8s %8u %11u %10" PRIu64 "  ", w->id, w->channel, w->capacity,
-                    w->outstanding, w->done);
+            printf ("%-24s %-8s %8u %11u %10" PRIu64 " %10" PRIu64 "  ", w->id, w->channel,
+                    w->capacity, w->outstanding, w->assigned, w->done);
             for (size_t j = 0; j < w->n_owns; j++)
                 printf ("%s%s", j? ",": "", w->owns [j]);
             printf ("%s\n", w->n_owns? "": "-");
         }
         printf ("%zu worker%s connected\n", list->n_workers, list->n_workers == 1? "": "s");
+        for (size_t i = 0; i < list->n_held; i++)
+            printf ("held in %s: %" PRIu64 " order%s (%s)\n", list->held [i]->channel,
+                    list->held [i]->orders, list->held [i]->orders == 1? "": "s",
+                    list->held [i]->reason);
     }
     wob_msg_free (&reply);
     return 0;

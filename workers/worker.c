@@ -32,6 +32,7 @@ struct _wob_worker_t {
     uint64_t *fresh;            //  ids of reports not sent yet
     size_t n_fresh, fresh_cap;
     char error [WOB_ERRLEN];    //  last error from the broker
+    bool refused;               //  the broker refused our hello: stop asking
 };
 
 #define S_KEY(id) WOB_ID_KEY (id)
@@ -194,8 +195,16 @@ s_handle (wob_worker_t *self, Wob__Envelope *env)
             break;
         case WOB__ENVELOPE__BODY_ERROR:
             snprintf (self->error, sizeof (self->error), "%s", env->error->message);
+            //  A refused hello (bad name, capacity, overlapping ownership)
+            //  will be refused again: say so instead of retrying for ever
+            if (!self->welcomed && strncmp (env->error->message, "hello:", 6) == 0) {
+                self->refused = true;
+                zsys_error ("%s: broker refused the session: %s", self->name,
+                            env->error->message);
+            }
+            else
             if (env->error->code == WOB__ERROR_CODE__ERR_SESSION) {
-                if (zclock_mono () - self->last_hello > 500)
+                if (zclock_mono () - self->last_hello > 500 && !self->refused)
                     s_hello (self);
             }
             else
@@ -278,7 +287,7 @@ s_duties (wob_worker_t *self)
         s_connect (self);
         return;
     }
-    if (!self->welcomed && now - self->last_hello > hb)
+    if (!self->welcomed && !self->refused && now - self->last_hello > hb)
         s_hello (self);
     if (zhashx_size (self->pending) && now - self->last_resend > RESEND_MS)
         s_send_pending (self);
@@ -384,4 +393,6 @@ wob_worker_extend (wob_worker_t *self, uint64_t order_id, uint32_t extra_ms)
 size_t wob_worker_held (wob_worker_t *self) { return zhashx_size (self->held); }
 size_t wob_worker_unacked (wob_worker_t *self) { return zhashx_size (self->pending); }
 bool wob_worker_connected (wob_worker_t *self) { return self->welcomed; }
+bool wob_worker_refused (wob_worker_t *self) { return self->refused; }
 const char *wob_worker_error (wob_worker_t *self) { return self->error; }
+zsock_t *wob_worker_sock (wob_worker_t *self) { return self->dealer; }

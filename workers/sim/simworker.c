@@ -92,7 +92,7 @@ s_usage (FILE *out)
         "  --exit-after N      leave cleanly after reporting N outcomes\n"
         "  --idle-exit-ms N    leave cleanly after N ms without work\n"
         "  --owns X            declare a range / region (repeatable)\n"
-        "  --log FILE          append 'order attempt outcome' per report\n"
+        "  --log FILE          append 'order attempt outcome number region' per report\n"
         "  --seed N            outcome randomness (default: time)\n"
         "  --heartbeat-ms N    heartbeat interval (default 1000)\n");
 }
@@ -167,8 +167,14 @@ main (int argc, char *argv [])
     job_t *jobs = calloc (config.capacity, sizeof (job_t));
     size_t n_jobs = 0;
     long taken = 0, reported = 0;
+    int status = 0;
     int64_t last_work = zclock_mono ();
     while (!zsys_interrupted) {
+        if (wob_worker_refused (worker)) {
+            fprintf (stderr, "wob-simworker: %s\n", wob_worker_error (worker));
+            status = 2;
+            break;
+        }
         //  Take orders while there is room and handle the ones that are due.
         int64_t now = zclock_mono ();
         int wait = 200;
@@ -204,9 +210,13 @@ main (int argc, char *argv [])
                 }
             int64_t callback = outcome == WOB__OUTCOME__OUTCOME_CALLBACK? wob_now_ms () + 1000: 0;
             wob_worker_report (worker, order->id, order->attempts, outcome, "simulated", callback);
-            if (log)
-                fprintf (log, "%" PRIu64 " %u %s\n", order->id, order->attempts,
-                         wob_outcome_name (outcome));
+            if (log) {
+                Wob__Target *t = order->target;
+                fprintf (log, "%" PRIu64 " %u %s %s %s/%s/%s/%s\n", order->id, order->attempts,
+                         wob_outcome_name (outcome), t && *t->msisdn? t->msisdn: "-",
+                         t? t->province: "", t? t->city: "", t? t->district: "",
+                         t? t->grid: "");
+            }
             wob__lease_item__free_unpacked (jobs [i].item, NULL);
             jobs [i] = jobs [--n_jobs];
             reported++;
@@ -226,5 +236,5 @@ main (int argc, char *argv [])
     wob_worker_destroy (&worker);
     if (log)
         fclose (log);
-    return 0;
+    return status;
 }
