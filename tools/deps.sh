@@ -4,7 +4,9 @@
 set -euo pipefail
 packages=(cmake make gcc pkg-config jq
           libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler
-          liblmdb-dev lmdb-utils libyaml-dev)
+          liblmdb-dev lmdb-utils libyaml-dev
+          kannel kannel-extras curl libcurl4-openssl-dev libmicrohttpd-dev fonts-wqy-microhei
+          chromium python3-websocket)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
