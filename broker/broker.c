@@ -266,6 +266,12 @@ s_setup (broker_t *self, broker_config_t *config, char *err)
         channel->max_attempts = config->max_attempts? config->max_attempts: 3;
         channel->backoff_ms = config->backoff_ms? config->backoff_ms: 30 * 1000;
         channel->backoff_max_ms = channel->backoff_ms * 32;
+        //  "visit" in "sms,visit", as a whole word
+        const char *list = config->keep_leases? config->keep_leases: "";
+        size_t len = strlen (names [i]);
+        for (const char *at = strstr (list, names [i]); at; at = strstr (at + 1, names [i]))
+            if ((at == list || at [-1] == ',') && (at [len] == 0 || at [len] == ','))
+                channel->keep_leases = true;
     }
     if (store_commit (self->store, err))
         return WOB_ERR_STORE;

@@ -45,6 +45,7 @@ typedef struct {
     uint32_t max_attempts;      //  retryable failures before "failed"
     uint32_t backoff_ms;        //  first retry delay, doubled per attempt
     uint32_t backoff_max_ms;    //  cap on the retry delay
+    bool keep_leases;           //  a lost worker keeps its leases (visit)
     bucket_t bucket;            //  channel throttle (rule file)
     struct _worker_t **heap;    //  its workers, least loaded first (dispatch.c)
     size_t n_heap, heap_cap;
@@ -67,6 +68,7 @@ typedef struct {
     uint32_t backoff_ms;        //  first retry delay (0 = 30 s)
     char *rules_path;           //  rule file (NULL = built-in defaults)
     bool test_clock;            //  allow ClockSet (tests only)
+    const char *keep_leases;    //  channels whose leases outlive sessions
 } broker_config_t;
 
 //  One wave in memory (all waves are: they are few, orders are not).

@@ -16,7 +16,8 @@
             backoff_ms = 30000
             map_size = 68719476736
             max_message = 16777216
-            rules = /etc/wob/rules.yaml  # coordination rules (SIGHUP reloads)  */
+            rules = /etc/wob/rules.yaml  # coordination rules (SIGHUP reloads)
+            keep_leases = visit          # channels whose leases outlive the session */
 
 #include "broker.h"
 #include <getopt.h>
@@ -52,6 +53,9 @@ s_usage (FILE *out)
         "  --port-file FILE       write the bound port there (for tcp://...:*)\n"
         "  --rules FILE           coordination rule file (YAML); SIGHUP or\n"
         "                         'wobctl rules reload' re-reads it (default: built-in rules)\n"
+        "  --keep-leases LIST     channels whose workers keep their leases when their\n"
+        "                         session ends without goodbye, until the leases expire\n"
+        "                         or the worker comes back (default visit; \"\" for none)\n"
         "  --test-clock           let 'wobctl clock advance' move the broker's clock (tests only)\n");
 }
 
@@ -100,6 +104,7 @@ s_load_config (const char *path, broker_config_t *config)
             else if (streq (key, "map_size"))          config->map_size = (size_t) s_number (option, value);
             else if (streq (key, "max_message"))       config->max_message = (size_t) s_number (option, value);
             else if (streq (key, "rules"))             config->rules_path = value;
+            else if (streq (key, "keep_leases"))       config->keep_leases = value;
             else {
                 fprintf (stderr, "wob-broker: %s: unknown key 'broker/%s'\n", path, key);
                 zconfig_destroy (&root);
@@ -116,7 +121,8 @@ main (int argc, char *argv [])
     broker_config_t config = {
         .endpoint = "tcp://127.0.0.1:5570", .data_dir = "wob-data",
         .heartbeat_ms = 1000, .max_message = WOB_MAX_MESSAGE,
-        .max_chunk_targets = 50000, .dispatch_batch = 2000, .restart_grace_ms = 10000
+        .max_chunk_targets = 50000, .dispatch_batch = 2000, .restart_grace_ms = 10000,
+        .keep_leases = "visit"
     };
     const char *port_file = NULL;
     zconfig_t *file_config = NULL;
@@ -133,7 +139,8 @@ main (int argc, char *argv [])
         { "backoff-ms", required_argument, 0, 'b' }, { "map-size", required_argument, 0, 'm' },
         { "max-message", required_argument, 0, 'M' }, { "port-file", required_argument, 0, 'p' },
         { "config", required_argument, 0, 'C' }, { "rules", required_argument, 0, 'r' },
-        { "test-clock", no_argument, 0, 'T' }, { "help", no_argument, 0, '?' }, { 0, 0, 0, 0 }
+        { "test-clock", no_argument, 0, 'T' }, { "keep-leases", required_argument, 0, 'K' },
+        { "help", no_argument, 0, '?' }, { 0, 0, 0, 0 }
     };
     int c;
     while ((c = getopt_long (argc, argv, "", options, NULL)) != -1) {
@@ -152,6 +159,7 @@ main (int argc, char *argv [])
             case 'C': break;                //  read above
             case 'r': config.rules_path = optarg; break;
             case 'T': config.test_clock = true; break;
+            case 'K': config.keep_leases = optarg; break;
             default:
                 s_usage (c == '?' && optopt == 0? stdout: stderr);
                 return c == '?' && optopt == 0? 0: 1;

@@ -233,9 +233,15 @@ workers_tick (broker_t *self, char *err)
         char reason [120];
         snprintf (reason, sizeof (reason), "worker lost: silent for %" PRId64 " ms",
                   self->now - w->last_seen_ms);
-        zsys_warning ("worker %s: %s, returning %u orders", w->name, reason, w->outstanding);
         routes_detach (self, w);
-        rc = leases_release_worker (self, w->name, reason, err);
+        if (self->channels [w->channel].keep_leases)
+            zsys_info ("worker %s: %s; it keeps its %u leases until they expire or it "
+                       "comes back", w->name, reason, w->outstanding);
+        else {
+            zsys_warning ("worker %s: %s, returning %u orders", w->name, reason,
+                          w->outstanding);
+            rc = leases_release_worker (self, w->name, reason, err);
+        }
         s_remove (self, w);
     }
     zlistx_destroy (&lost);

@@ -26,12 +26,19 @@ typedef struct {
     const char **owns;          //  ranges / regions (may be NULL)
     size_t n_owns;
     uint32_t heartbeat_ms;      //  0 = 1000
+    const uint64_t *holding;    //  orders a previous process of this worker
+    size_t n_holding;           //  still holds (claimed in the hello)
 } wob_worker_config_t;
 
 //  Connects and says hello (answered asynchronously).  NULL on bad config.
 wob_worker_t *wob_worker_new (const wob_worker_config_t *config, char *err);
 //  Says goodbye (unfinished orders go back to the queue) and disconnects.
 void wob_worker_destroy (wob_worker_t **self_p);
+//  Disconnects without goodbye, after pending reports are acknowledged: on
+//  channels whose leases outlive the session (visit: --keep-leases), the
+//  orders stay leased to this worker until a later process claims them
+//  (config.holding) or the leases expire.
+void wob_worker_detach (wob_worker_t **self_p);
 
 //  Waits up to timeout_ms for the next leased order.  Returns it (caller
 //  owns: free with wob__lease_item__free_unpacked) or NULL on timeout.

@@ -234,6 +234,11 @@ wob_worker_new (const wob_worker_config_t *config, char *err)
     for (size_t i = 0; i < config->n_owns; i++)
         self->owns [i] = strdup (config->owns [i]);
     self->held = wob_idmap_new (NULL);
+    //  Orders an earlier process of this worker still holds (wob-visit
+    //  keeps them on disk between runs): the hello claims them
+    for (size_t i = 0; i < config->n_holding; i++)
+        if (config->holding [i])
+            zhashx_update (self->held, S_KEY (config->holding [i]), S_KEY (1));
     self->pending = wob_idmap_new (s_outcome_destroy);
     self->ready = zlistx_new ();
     zlistx_set_destructor (self->ready, s_lease_destroy);
@@ -241,8 +246,10 @@ wob_worker_new (const wob_worker_config_t *config, char *err)
     return self;
 }
 
-void
-wob_worker_destroy (wob_worker_t **self_p)
+//  Ends the session: lets pending reports reach the broker, then says
+//  goodbye (its orders go back to the queue) unless it only detaches.
+static void
+s_destroy (wob_worker_t **self_p, bool bye_now)
 {
     if (!self_p || !*self_p)
         return;
@@ -252,12 +259,14 @@ wob_worker_destroy (wob_worker_t **self_p)
     s_send_fresh (self);
     while (zhashx_size (self->pending) && zclock_mono () < deadline && !zsys_interrupted)
         wob_worker_poll (self, 100);
-    Wob__Bye bye = WOB__BYE__INIT;
-    Wob__Envelope env = WOB__ENVELOPE__INIT;
-    env.body_case = WOB__ENVELOPE__BODY_BYE;
-    env.bye = &bye;
     zsock_set_linger (self->dealer, 500);
-    s_send (self, &env);
+    if (bye_now) {
+        Wob__Bye bye = WOB__BYE__INIT;
+        Wob__Envelope env = WOB__ENVELOPE__INIT;
+        env.body_case = WOB__ENVELOPE__BODY_BYE;
+        env.bye = &bye;
+        s_send (self, &env);
+    }
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->dealer);
     zhashx_destroy (&self->held);
@@ -272,6 +281,18 @@ wob_worker_destroy (wob_worker_t **self_p)
     free (self->channel);
     free (self);
     *self_p = NULL;
+}
+
+void
+wob_worker_destroy (wob_worker_t **self_p)
+{
+    s_destroy (self_p, true);
+}
+
+void
+wob_worker_detach (wob_worker_t **self_p)
+{
+    s_destroy (self_p, false);
 }
 
 //  Timed duties: heartbeat, resend, reconnect when the broker is silent.
