@@ -15,7 +15,7 @@
 #include "broker.h"
 #include <stdarg.h>
 
-#define BURST 512               //  messages handled per turn at most
+#define BURST 4096              //  messages handled per turn at most
 #define TICK_MS 100             //  timer / expiry pass interval
 
 typedef struct {
