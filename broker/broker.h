@@ -328,7 +328,7 @@ struct _worker_t {
     uint64_t stamp;             //  routes_candidates' dedupe mark
 };
 
-//  --- routes.c -----------------------------------------------------------
+//  --- owns.c -------------------------------------------------------------
 #define ROUTES_MAX_DECL 200     //  bytes in one ownership declaration
 #define ROUTES_MAX_DIGITS 18    //  digits in a number range end
 
@@ -338,15 +338,24 @@ typedef struct {
     size_t len;                 //  'n': digits compared; 'r': bytes
     char lo [ROUTES_MAX_DIGITS + 1];    //  'n': first prefix owned
     char hi [ROUTES_MAX_DIGITS + 1];    //  'n': last prefix owned
-} routes_decl_t;
+} owns_t;
+
+//  Parses "1390000-1394999", "186" or "广东/深圳/南山"; err names what is wrong.
+int owns_parse (const char *text, owns_t *decl, char *err);
+//  Do two declarations overlap (ranges intersect, or the same region)?
+bool owns_overlap (const owns_t *a, const char *a_text, const owns_t *b, const char *b_text);
+//  Does a number-range declaration cover this number?
+bool owns_covers (const owns_t *decl, const char *number);
+//  Width of a range (hi - lo), for "the most specific wins".
+uint64_t owns_width (const owns_t *decl);
+//  A target's region path, province/city/district/grid up to the first
+//  empty level ("" without a province).
+void owns_region_path (Wob__Target *target, char *path, size_t size);
+
+//  --- routes.c -----------------------------------------------------------
 
 routes_t *routes_new (void);
 void routes_destroy (routes_t **self_p);
-//  Parses "1390000-1394999", "186" or "广东/深圳/南山"; err names what is wrong.
-int routes_parse_decl (const char *text, routes_decl_t *decl, char *err);
-//  Do two declarations overlap (ranges intersect, or the same region)?
-bool routes_overlap (const routes_decl_t *a, const char *a_text, const routes_decl_t *b,
-                     const char *b_text);
 //  Validates a worker's declarations against the live ones of its channel.
 int routes_check (broker_t *self, uint8_t channel, const char *worker_name, char **owns,
                   size_t n_owns, char *err);

@@ -42,7 +42,7 @@ struct _route_t {
     uint32_t id;                //  durable id (store)
     uint8_t channel;            //  channel id
     char *text;                 //  the declaration
-    routes_decl_t decl;         //  parsed
+    owns_t decl;         //  parsed
     worker_t **owners;          //  live workers owning it
     size_t n_owners, owners_cap;
     bool may_have_queued;       //  its queue runs may hold orders
@@ -54,7 +54,7 @@ typedef struct {
     bool orphan;                //  true: re-place the route's queued orders
     uint8_t channel;
     uint32_t route;             //  orphan: the route id
-    routes_decl_t decl;         //  adopt: what to look for in the held index
+    owns_t decl;         //  adopt: what to look for in the held index
     char want [STORE_MAX_HELD_KEY + 1];    //  adopt: region or worker name
     char from [STORE_MAX_HELD_KEY + 1];    //  adopt: resume position
     uint64_t after;
@@ -102,119 +102,6 @@ routes_held_reason (int kind)
     return s_reasons [s_kind_slot (kind)];
 }
 
-//  --- Declarations ----------------------------------------------------
-
-static bool
-s_digits (const char *text, size_t len)
-{
-    if (len == 0)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (text [i] < '0' || text [i] > '9')
-            return false;
-    return true;
-}
-
-int
-routes_parse_decl (const char *text, routes_decl_t *decl, char *err)
-{
-    memset (decl, 0, sizeof (*decl));
-    size_t len = strlen (text);
-    if (len == 0 || len > ROUTES_MAX_DECL)
-        return wob_fail (err, WOB_ERR_INVALID, "owns '%.40s': must be 1 to %d bytes",
-                         text, ROUTES_MAX_DECL);
-    const char *dash = strchr (text, '-');
-    if (dash && s_digits (text, dash - text) && s_digits (dash + 1, strlen (dash + 1))) {
-        size_t lo_len = dash - text, hi_len = strlen (dash + 1);
-        if (lo_len != hi_len || lo_len > ROUTES_MAX_DIGITS)
-            return wob_fail (err, WOB_ERR_INVALID, "owns '%s': a number range has two "
-                             "ends of the same length, at most %d digits "
-                             "(such as 1390000-1394999)", text, ROUTES_MAX_DIGITS);
-        decl->kind = 'n';
-        decl->len = lo_len;
-        memcpy (decl->lo, text, lo_len);
-        memcpy (decl->hi, dash + 1, hi_len);
-        if (strcmp (decl->lo, decl->hi) > 0)
-            return wob_fail (err, WOB_ERR_INVALID, "owns '%s': the range ends before "
-                             "it starts", text);
-        return 0;
-    }
-    if (s_digits (text, len)) {
-        if (len > ROUTES_MAX_DIGITS)
-            return wob_fail (err, WOB_ERR_INVALID, "owns '%s': a number prefix has at "
-                             "most %d digits", text, ROUTES_MAX_DIGITS);
-        decl->kind = 'n';
-        decl->len = len;
-        memcpy (decl->lo, text, len);
-        memcpy (decl->hi, text, len);
-        return 0;
-    }
-    //  A region: province/city/district/grid, no empty level
-    if (text [0] == '/' || text [len - 1] == '/' || strstr (text, "//"))
-        return wob_fail (err, WOB_ERR_INVALID, "owns '%s': a region is a path of "
-                         "non-empty levels such as 广东/深圳/南山/G012", text);
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char) text [i] < 0x20)
-            return wob_fail (err, WOB_ERR_INVALID, "owns '%.40s': control character in "
-                             "a region", text);
-    decl->kind = 'r';
-    decl->len = len;
-    return 0;
-}
-
-//  Pads a range end to len digits: lo with 0s, hi with 9s.
-static void
-s_pad (const routes_decl_t *decl, size_t len, char *lo, char *hi)
-{
-    memset (lo, '0', len);
-    memset (hi, '9', len);
-    memcpy (lo, decl->lo, decl->len);
-    memcpy (hi, decl->hi, decl->len);
-    lo [len] = hi [len] = 0;
-}
-
-bool
-routes_overlap (const routes_decl_t *a, const char *a_text, const routes_decl_t *b,
-                const char *b_text)
-{
-    if (a->kind != b->kind)
-        return false;
-    if (a->kind == 'r')
-        return streq (a_text, b_text);
-    size_t len = a->len > b->len? a->len: b->len;
-    char alo [ROUTES_MAX_DIGITS + 1], ahi [ROUTES_MAX_DIGITS + 1];
-    char blo [ROUTES_MAX_DIGITS + 1], bhi [ROUTES_MAX_DIGITS + 1];
-    s_pad (a, len, alo, ahi);
-    s_pad (b, len, blo, bhi);
-    return strcmp (alo, bhi) <= 0 && strcmp (blo, ahi) <= 0;
-}
-
-//  Does a number-range declaration cover this number?
-static bool
-s_covers (const routes_decl_t *decl, const char *number)
-{
-    if (strlen (number) < decl->len)
-        return false;
-    return strncmp (number, decl->lo, decl->len) >= 0
-        && strncmp (number, decl->hi, decl->len) <= 0;
-}
-
-//  The order's region path: province/city/district/grid up to the first
-//  empty level, into path ("" when the target has no province).
-static void
-s_region_path (Wob__Target *t, char *path, size_t size)
-{
-    const char *levels [4] = { t->province, t->city, t->district, t->grid };
-    size_t used = 0;
-    path [0] = 0;
-    for (int i = 0; i < 4 && levels [i] && *levels [i]; i++) {
-        int n = snprintf (path + used, size - used, "%s%s", i? "/": "", levels [i]);
-        if (n < 0 || (size_t) n >= size - used)
-            break;
-        used += n;
-    }
-}
-
 //  The number as routes compare it: digits only, no leading +.
 static const char *
 s_number (Wob__Order *order)
@@ -256,7 +143,7 @@ s_route_add (routes_t *self, uint8_t channel, const char *text, uint32_t id)
     if (*text == '@')
         route->decl.kind = 'w';
     else
-        routes_parse_decl (text, &route->decl, NULL);
+        owns_parse (text, &route->decl, NULL);
     char key [STORE_MAX_HELD_KEY + 8];
     snprintf (key, sizeof (key), "%u/%s", channel, text);
     zhashx_update (self->by_key, key, route);
@@ -431,9 +318,9 @@ routes_check (broker_t *self, uint8_t channel, const char *worker_name, char **o
 {
     const char *name = self->channels [channel].name;
     bool overlap = rulebook_distribution (self->rules, name)->overlap;
-    routes_decl_t decl;
+    owns_t decl;
     for (size_t i = 0; i < n_owns; i++) {
-        if (routes_parse_decl (owns [i], &decl, err))
+        if (owns_parse (owns [i], &decl, err))
             return WOB_ERR_INVALID;
         for (size_t j = 0; j < i; j++)
             if (streq (owns [i], owns [j]))
@@ -448,7 +335,7 @@ routes_check (broker_t *self, uint8_t channel, const char *worker_name, char **o
                 continue;
             for (size_t k = 0; k < route->n_owners; k++)
                 if (!streq (route->owners [k]->name, worker_name)
-                &&  routes_overlap (&decl, owns [i], &route->decl, route->text))
+                &&  owns_overlap (&decl, owns [i], &route->decl, route->text))
                     return wob_fail (err, WOB_ERR_REFUSED, "owns '%s' overlaps '%s' owned "
                                      "by %s (allow it with distribution: { %s: "
                                      "{ overlap: allow } } in the rule file)", owns [i],
@@ -530,13 +417,6 @@ routes_strategy (broker_t *self, uint32_t wave_seq, const char *channel)
     return rulebook_distribution (self->rules, channel)->strategy;
 }
 
-//  Width of a range (hi - lo), for "the most specific wins".
-static uint64_t
-s_width (const routes_decl_t *decl)
-{
-    return strtoull (decl->hi, NULL, 10) - strtoull (decl->lo, NULL, 10);
-}
-
 //  The most specific owned number route covering number: longer ranges
 //  first, then the narrower.  Per length, a binary search for the last
 //  range starting at or below the number; with overlap allowed, every
@@ -565,9 +445,9 @@ s_match_number (broker_t *self, uint8_t channel, const char *number)
             }
             for (size_t i = lo; i > start; i--) {
                 route_t *route = live->ranges [i - 1];
-                if (s_covers (&route->decl, number)
+                if (owns_covers (&route->decl, number)
                 && (!best || len > best->decl.len
-                ||  s_width (&route->decl) < s_width (&best->decl)))
+                ||  owns_width (&route->decl) < owns_width (&best->decl)))
                     best = route;
                 if (!overlap)
                     break;
@@ -637,7 +517,7 @@ routes_place (broker_t *self, Wob__Order *order, uint8_t channel, bool *held,
         if (strategy == RULE_ADDRESS) {
             char path [STORE_MAX_HELD_KEY + 1] = "";
             if (order->target)
-                s_region_path (order->target, path, sizeof (path));
+                owns_region_path (order->target, path, sizeof (path));
             route = s_match_region (routes, channel, path);
             kind = 'r';
             snprintf (key, sizeof (key), "%s", path);
@@ -685,11 +565,11 @@ routes_held (routes_t *self, uint8_t channel, int kind)
 static int
 s_sweep_match (const s_sweep_t *sweep, const char *text)
 {
-    const routes_decl_t *decl = &sweep->decl;
+    const owns_t *decl = &sweep->decl;
     if (decl->kind == 'n') {
         if (strncmp (text, decl->hi, decl->len) > 0)
             return -1;
-        return s_covers (decl, text)? 1: 0;
+        return owns_covers (decl, text)? 1: 0;
     }
     size_t len = strlen (sweep->want);
     if (strncmp (text, sweep->want, len) != 0)
