@@ -8,46 +8,13 @@
     accounts to a field visit" is expressed.                               */
 
 #include "broker.h"
-
-//  Text value of a target field or extra column; NULL when absent.
-static const char *
-s_field (Wob__Target *t, const char *name, char *buf, size_t size)
-{
-    if (streq (name, "msisdn"))            return t->msisdn;
-    if (streq (name, "customer_id"))       return t->customer_id;
-    if (streq (name, "name"))              return t->name;
-    if (streq (name, "province"))          return t->province;
-    if (streq (name, "city"))              return t->city;
-    if (streq (name, "district"))          return t->district;
-    if (streq (name, "grid"))              return t->grid;
-    if (streq (name, "segment"))           return t->segment;
-    if (streq (name, "lifecycle"))         return t->lifecycle;
-    if (streq (name, "preferred_channel")) return t->preferred_channel;
-    if (streq (name, "arpu")) {
-        snprintf (buf, size, "%.2f", t->arpu);
-        return buf;
-    }
-    if (streq (name, "tenure_months")) {
-        snprintf (buf, size, "%u", t->tenure_months);
-        return buf;
-    }
-    if (streq (name, "priority")) {
-        snprintf (buf, size, "%d", t->priority);
-        return buf;
-    }
-    if (streq (name, "offer"))
-        return t->n_offers? t->offers [0]: "";
-    for (size_t i = 0; i < t->n_extra; i++)
-        if (streq (t->extra [i]->key, name))
-            return t->extra [i]->value;
-    return NULL;
-}
+#include "wob_targets.h"
 
 static bool
 s_matches (Wob__Condition *c, Wob__Target *t)
 {
     char buf [64];
-    const char *value = s_field (t, c->field, buf, sizeof (buf));
+    const char *value = wob_target_field (t, c->field, buf, sizeof (buf));
     if (!value)
         return false;
     if (c->n_values) {

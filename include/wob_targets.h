@@ -27,6 +27,14 @@ typedef enum {
 
 typedef struct _wob_targets_t wob_targets_t;
 
+//  A target's field by name, as text: msisdn, customer_id, name, province,
+//  city, district, grid, segment, lifecycle, preferred_channel, offer (the
+//  first), offers (all, ", "-separated), arpu, tenure_months, priority, or
+//  an extra CSV column.  Numbers and offers are written into buf (size
+//  bytes).  NULL when the target has no such field.  (lib/fields.c)
+const char *wob_target_field (const Wob__Target *target, const char *name, char *buf,
+                              size_t size);
+
 //  Opens a target CSV and reads its header.  Required columns: msisdn and
 //  offer; known columns are the Target fields; other columns become extra
 //  fields.  Returns NULL with err set (file name and reason) on failure.

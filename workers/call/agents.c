@@ -23,6 +23,7 @@
         desk.                                                            */
 
 #include "call.h"
+#include "wob_targets.h"
 #include <math.h>
 
 #define S_ID_MAX     40         //  agent id length
@@ -262,31 +263,6 @@ s_field (FILE *out, const char *key, const char *value, bool first)
     wob_json_string (out, value? value: "");
 }
 
-//  The value of placeholder name (without braces) for target t, or NULL.
-static const char *
-s_placeholder (Wob__Target *t, const char *name, char *buf, size_t size)
-{
-    if (streq (name, "name"))        return t->name;
-    if (streq (name, "offer"))       return t->n_offers? t->offers [0]: "";
-    if (streq (name, "msisdn"))      return t->msisdn;
-    if (streq (name, "customer_id")) return t->customer_id;
-    if (streq (name, "province"))    return t->province;
-    if (streq (name, "city"))        return t->city;
-    if (streq (name, "district"))    return t->district;
-    if (streq (name, "segment"))     return t->segment;
-    if (streq (name, "lifecycle"))   return t->lifecycle;
-    if (streq (name, "offers")) {
-        buf [0] = 0;
-        for (size_t i = 0; i < t->n_offers; i++)
-            snprintf (buf + strlen (buf), size - strlen (buf), "%s%s", i? ", ": "", t->offers [i]);
-        return buf;
-    }
-    for (size_t i = 0; i < t->n_extra; i++)
-        if (streq (t->extra [i]->key, name))
-            return t->extra [i]->value;
-    return NULL;
-}
-
 //  The script with {name}, {offer} and the target's other fields filled
 //  in; unknown placeholders stay as they are.  Caller frees.
 static char *
@@ -300,7 +276,7 @@ s_render (const char *script, Wob__Target *t)
         if (close && close - p > 1 && close - p < 64) {
             char name [64];
             snprintf (name, sizeof (name), "%.*s", (int) (close - p - 1), p + 1);
-            const char *value = s_placeholder (t, name, buf, sizeof (buf));
+            const char *value = wob_target_field (t, name, buf, sizeof (buf));
             if (value) {
                 fputs (value, out);
                 p = close + 1;

@@ -13,11 +13,12 @@
     is refused here rather than truncated by the gateway.                */
 
 #include "sms.h"
+#include "wob_targets.h"
 
 #define S_MAX_FIELD 64          //  longest placeholder name
 
 //  The value of field name[0..len) for target, or NULL if there is none.
-//  Numbers are formatted into tmp.
+//  Numbers and the offer list are formatted into tmp.
 static const char *
 s_field (const Wob__Target *target, const char *name, size_t len, char *tmp, size_t size)
 {
@@ -26,41 +27,7 @@ s_field (const Wob__Target *target, const char *name, size_t len, char *tmp, siz
         return NULL;
     memcpy (key, name, len);
     key [len] = 0;
-    if (streq (key, "name"))        return target->name;
-    if (streq (key, "msisdn"))      return target->msisdn;
-    if (streq (key, "customer_id")) return target->customer_id;
-    if (streq (key, "province"))    return target->province;
-    if (streq (key, "city"))        return target->city;
-    if (streq (key, "district"))    return target->district;
-    if (streq (key, "grid"))        return target->grid;
-    if (streq (key, "segment"))     return target->segment;
-    if (streq (key, "lifecycle"))   return target->lifecycle;
-    if (streq (key, "offer"))
-        return target->n_offers? target->offers [0]: "";
-    if (streq (key, "offers")) {
-        tmp [0] = 0;
-        size_t used = 0;
-        for (size_t i = 0; i < target->n_offers && used < size; i++)
-            used += (size_t) snprintf (tmp + used, size - used, "%s%s", i? ", ": "",
-                                       target->offers [i]);
-        return tmp;
-    }
-    if (streq (key, "arpu")) {
-        snprintf (tmp, size, "%.2f", target->arpu);
-        return tmp;
-    }
-    if (streq (key, "tenure_months")) {
-        snprintf (tmp, size, "%u", target->tenure_months);
-        return tmp;
-    }
-    if (streq (key, "priority")) {
-        snprintf (tmp, size, "%d", target->priority);
-        return tmp;
-    }
-    for (size_t i = 0; i < target->n_extra; i++)
-        if (target->extra [i]->key && streq (target->extra [i]->key, key))
-            return target->extra [i]->value;
-    return NULL;
+    return wob_target_field (target, key, tmp, size);
 }
 
 char *
