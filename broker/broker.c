@@ -116,9 +116,16 @@ broker_wave (broker_t *self, const char *wave_id)
 wave_t *
 broker_wave_by_seq (broker_t *self, uint32_t seq)
 {
+    //  Intake, dispatch and the counts ask for the same wave many times in
+    //  a row: remember the last one
+    if (self->last_wave && self->last_wave->wave->seq == seq)
+        return self->last_wave;
     char key [16];
     snprintf (key, sizeof (key), "%u", seq);
-    return zhashx_lookup (self->waves_by_seq, key);
+    wave_t *wave = zhashx_lookup (self->waves_by_seq, key);
+    if (wave)
+        self->last_wave = wave;
+    return wave;
 }
 
 static void
@@ -214,6 +221,7 @@ s_load_wave (void *arg, Wob__Wave *wave)
 static int
 s_load (broker_t *self, char *err)
 {
+    self->last_wave = NULL;
     zhashx_purge (self->waves_by_seq);
     zhashx_purge (self->waves);
     int rc = store_begin (self->store, err);

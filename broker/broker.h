@@ -97,6 +97,7 @@ struct _broker_t {
     int port;                   //  bound port for tcp://...:*
     zhashx_t *waves;            //  wave id -> wave_t
     zhashx_t *waves_by_seq;     //  "seq" -> wave_t (not owned)
+    wave_t *last_wave;          //  broker_wave_by_seq's last answer
     workers_t *workers;         //  live worker sessions
     leases_t *leases;           //  dispatched orders
     routes_t *routes;           //  ownership of ranges and regions

@@ -10,31 +10,51 @@
 #include "broker.h"
 #include "wob_targets.h"
 
+//  A numeric field's value: arpu, tenure_months and priority straight from
+//  the target (no rounding through text), anything else parsed from text.
+static bool
+s_number (Wob__Target *t, const char *field, char *buf, size_t size, double *number)
+{
+    if (streq (field, "arpu"))
+        *number = t->arpu;
+    else
+    if (streq (field, "tenure_months"))
+        *number = t->tenure_months;
+    else
+    if (streq (field, "priority"))
+        *number = t->priority;
+    else {
+        const char *text = wob_target_field (t, field, buf, size);
+        char *end;
+        *number = text? strtod (text, &end): 0;
+        return text && end != text;
+    }
+    return true;
+}
+
 static bool
 s_matches (Wob__Condition *c, Wob__Target *t)
 {
-    char buf [64];
-    const char *value = wob_target_field (t, c->field, buf, sizeof (buf));
-    if (!value)
-        return false;
+    char buf [256];
     if (c->n_values) {
+        const char *value = wob_target_field (t, c->field, buf, sizeof (buf));
         bool any = false;
-        for (size_t i = 0; i < c->n_values && !any; i++)
+        for (size_t i = 0; value && i < c->n_values && !any; i++)
             any = streq (c->values [i], value);
         if (!any)
             return false;
     }
     if (c->has_min || c->has_max) {
-        char *end;
-        double number = strtod (value, &end);
-        if (end == value)
+        double number;
+        if (!s_number (t, c->field, buf, sizeof (buf), &number))
             return false;
         if (c->has_min && number < c->min)
             return false;
         if (c->has_max && number >= c->max)
             return false;
     }
-    return true;
+    return c->n_values || c->has_min || c->has_max
+        || wob_target_field (t, c->field, buf, sizeof (buf));
 }
 
 int
