@@ -174,6 +174,9 @@ admin_clock (broker_t *self, Wob__ClockSet *msg)
     }
     self->clock_offset += msg->advance_ms;
     self->now += msg->advance_ms;
+    //  Orders' times move (windows, call-backs, leases); sessions' liveness
+    //  does not: a jump is not silence.
+    workers_clock_moved (self, msg->advance_ms);
     Wob__ClockInfo *info = calloc (1, sizeof (*info));
     wob__clock_info__init (info);
     info->now_ms = self->now;

@@ -304,6 +304,8 @@ void workers_recount (broker_t *self);
 void workers_flush (broker_t *self);
 //  A worker got its first lease of the turn: workers_flush sends it.
 void workers_pending (broker_t *self, worker_t *worker);
+//  The test clock jumped: sessions stay as alive as they were.
+void workers_clock_moved (broker_t *self, int64_t delta_ms);
 //  routes_attach for every live worker (after the routes were reloaded).
 int workers_attach_all (broker_t *self, char *err);
 

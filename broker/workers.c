@@ -277,6 +277,17 @@ workers_recount (broker_t *self)
     }
 }
 
+void
+workers_clock_moved (broker_t *self, int64_t delta_ms)
+{
+    for (worker_t *w = zhashx_first (self->workers->by_routing); w;
+         w = zhashx_next (self->workers->by_routing)) {
+        w->last_seen_ms += delta_ms;
+        w->connected_ms += delta_ms;
+    }
+    self->workers->next_heartbeat += delta_ms;
+}
+
 int
 workers_attach_all (broker_t *self, char *err)
 {
