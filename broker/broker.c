@@ -294,12 +294,21 @@ s_setup (broker_t *self, broker_config_t *config, char *err)
     if (self->port < 0)
         return wob_fail (err, WOB_ERR_IO, "cannot bind %s: %s", config->endpoint,
                          zmq_strerror (zmq_errno ()));
+    //  --- dashboard (http.c): served between turns, see broker_actor ---
+    self->metrics = metrics_new ();
+    if (config->http && *config->http) {
+        self->http = http_new (self, config->http, err);
+        if (!self->http)
+            return WOB_ERR_IO;
+    }
     return s_load (self, err);
 }
 
 static void
 s_teardown (broker_t *self)
 {
+    http_destroy (&self->http);
+    metrics_destroy (&self->metrics);
     zsock_destroy (&self->router);
     zlistx_destroy (&self->outbox);
     leases_destroy (&self->leases);
@@ -491,8 +500,13 @@ s_turn (broker_t *self)
         workers_flush (self);
     if (!*self->group_error && s_flush_stats (self, err))
         snprintf (self->group_error, sizeof (self->group_error), "%s", err);
+    //  The commit is timed for /metrics (wob_commit_seconds).
+    bool wrote = store_dirty (self->store);
+    int64_t commit_start = zclock_usecs ();
     if (!*self->group_error && store_commit (self->store, err))
         snprintf (self->group_error, sizeof (self->group_error), "%s", err);
+    metrics_turn_end (self, !*self->group_error, wrote,
+                      (double) (zclock_usecs () - commit_start) / 1e6);
     if (*self->group_error) {
         zsys_error ("turn rolled back: %s", self->group_error);
         store_abort (self->store);
@@ -520,12 +534,25 @@ broker_actor (zsock_t *pipe, void *args)
     zstr_send (pipe, "READY");
     zsys_info ("broker ready on %s (data %s, %zu waves, %zu leases)", self->config.endpoint,
                self->config.data_dir, zhashx_size (self->waves), leases_count (self->leases));
-    zpoller_t *poller = zpoller_new (pipe, self->router, NULL);
+    //  One zmq_poll over the pipe, the ROUTER and, with the dashboard on,
+    //  libmicrohttpd's epoll descriptor (a plain fd, which zpoller cannot
+    //  take).  HTTP is served between turns, never inside one: no write
+    //  transaction is open while its handlers read the broker's state.
+    zmq_pollitem_t items [3] = {
+        { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->router), 0, ZMQ_POLLIN, 0 },
+        { NULL, self->http? http_fd (self->http): -1, ZMQ_POLLIN, 0 }
+    };
+    int n_items = self->http? 3: 2;
     bool more = true;
     while (!self->terminated) {
-        int timeout = more? 0: TICK_MS;
-        void *which = zpoller_wait (poller, timeout);
-        if (which == pipe) {
+        long timeout = more? 0: TICK_MS;
+        if (self->http)
+            timeout = http_timeout (self->http, timeout);
+        int rc = zmq_poll (items, n_items, timeout);
+        if ((rc == -1 && errno != EINTR) || zsys_interrupted)
+            break;              //  context terminated, or interrupted (as zpoller)
+        if (rc > 0 && (items [0].revents & ZMQ_POLLIN)) {
             zmsg_t *msg = zmsg_recv (pipe);
             char *command = msg? zmsg_popstr (msg): NULL;
             if (!command || streq (command, "$TERM"))
@@ -533,6 +560,9 @@ broker_actor (zsock_t *pipe, void *args)
             else
             if (streq (command, "PORT"))
                 zstr_sendf (pipe, "%d", self->port);
+            else
+            if (streq (command, "HTTP_PORT"))      //  0 when the dashboard is off
+                zstr_sendf (pipe, "%u", self->http? http_port (self->http): 0);
             else
             if (streq (command, "RELOAD")) {
                 self->now = wob_now_ms () + self->clock_offset;
@@ -543,12 +573,15 @@ broker_actor (zsock_t *pipe, void *args)
             zmsg_destroy (&msg);
             continue;
         }
-        if (zpoller_terminated (poller))
-            break;
-        more = s_turn (self);
+        if (self->http)
+            http_run (self->http);
+        //  A turn when a message came, on the tick, or when work is left;
+        //  not for every HTTP request.
+        if (rc <= 0 || more || (items [1].revents & ZMQ_POLLIN)
+        ||  wob_now_ms () + self->clock_offset >= self->next_tick)
+            more = s_turn (self);
     }
     zsys_info ("broker stopping: %zu leases stay recorded", leases_count (self->leases));
-    zpoller_destroy (&poller);
     zframe_destroy (&self->sender);
     s_teardown (self);
 }

@@ -21,7 +21,11 @@
       coordinate.c merge, absorb, fallback, collaboration across orders
       control.c    pause / resume / cancel, end of a wave's window
       routes.c     who owns which orders: ranges, regions, held orders
-      admin.c      do-not-disturb list, rules show / reload, test clock */
+      admin.c      do-not-disturb list, rules show / reload, test clock
+      http.c       the read-only dashboard and /metrics (libmicrohttpd,
+                   served between turns, on the actor's thread)
+      metrics.c    counters since start, throughput per minute, commit
+                   times, and the Prometheus text of them all          */
 
 #ifndef BROKER_H_INCLUDED
 #define BROKER_H_INCLUDED
@@ -69,6 +73,7 @@ typedef struct {
     char *rules_path;           //  rule file (NULL = built-in defaults)
     bool test_clock;            //  allow ClockSet (tests only)
     const char *keep_leases;    //  channels whose leases outlive sessions
+    const char *http;           //  dashboard HOST:PORT (port 0: any), NULL = off
 } broker_config_t;
 
 //  One wave in memory (all waves are: they are few, orders are not).
@@ -87,6 +92,8 @@ typedef struct _route_t route_t;
 typedef struct _worker_t worker_t;
 typedef struct _leases_t leases_t;
 typedef struct _broker_t broker_t;
+typedef struct _http_t http_t;
+typedef struct _metrics_t metrics_t;
 
 struct _broker_t {
     broker_config_t config;     //  settings (owned)
@@ -114,6 +121,8 @@ struct _broker_t {
     char group_error [WOB_ERRLEN];  //  why this turn must roll back, or ""
     bool terminated;            //  $TERM received
     int64_t next_tick;          //  next timer / expiry pass
+    http_t *http;               //  dashboard server, or NULL (http.c)
+    metrics_t *metrics;         //  counters for /metrics and /api (metrics.c)
 };
 
 //  --- broker.c -----------------------------------------------------------
@@ -392,5 +401,48 @@ int routes_load (broker_t *self, char *err);
 
 //  --- query.c ------------------------------------------------------------
 void query_status (broker_t *self, Wob__StatusQuery *msg);
+
+//  --- metrics.c ----------------------------------------------------------
+//  Counts made during a turn are pending until the turn commits (dropped
+//  if it rolls back), so nothing is counted that did not happen.
+metrics_t *metrics_new (void);
+void metrics_destroy (metrics_t **self_p);
+//  A lease was granted to a worker of channel (leases.c).
+void metrics_leased (broker_t *self, uint8_t channel);
+//  An outcome report was recorded; the order moved to state `to` (leases.c).
+void metrics_outcome (broker_t *self, uint8_t channel, int to);
+//  A lease ran out and its order went back (leases.c).
+void metrics_expired (broker_t *self);
+//  End of a turn (broker.c): committed or rolled back; wrote says whether
+//  the commit wrote (then commit_s is its duration, for the histogram).
+void metrics_turn_end (broker_t *self, bool committed, bool wrote, double commit_s);
+//  The Prometheus text exposition of everything (metrics wob_*).
+void metrics_prometheus (broker_t *self, FILE *out);
+//  Leases granted and orders finished per minute over the last hour, JSON.
+void metrics_throughput_json (broker_t *self, FILE *out);
+
+//  --- http.c -------------------------------------------------------------
+//  Starts the dashboard on listen ("127.0.0.1:8080", port 0 picks one) in
+//  external polling mode: nothing is served until http_run.  NULL with err.
+http_t *http_new (broker_t *broker, const char *listen, char *err);
+void http_destroy (http_t **self_p);
+uint16_t http_port (http_t *self);
+//  The descriptor to poll for input (libmicrohttpd's epoll descriptor).
+int http_fd (http_t *self);
+//  Milliseconds until http_run is due anyway (connection timeouts), at most max_ms.
+long http_timeout (http_t *self, long max_ms);
+//  Serves what is ready.  Only between turns: handlers read the broker's
+//  state and open their own read-only transaction.
+void http_run (http_t *self);
+
+//  The page's files, embedded at build time (cmake/embed.cmake).
+typedef struct {
+    const char *path;           //  URL path, e.g. "/dashboard.js"
+    const char *type;           //  Content-Type
+    const unsigned char *data;  //  the file's bytes
+    size_t size;
+} http_asset_t;
+extern const http_asset_t http_assets [];
+extern const size_t http_assets_count;
 
 #endif

@@ -128,6 +128,7 @@ leases_grant (broker_t *self, worker_t *worker, Wob__Order *order, char *err)
     s_add (self->leases, order->id, worker->name, order->lease_deadline_ms, order->attempts);
     worker->outstanding++;
     worker->assigned++;
+    metrics_leased (self, worker->channel);         //  /metrics, /api/throughput
     dispatch_worker_changed (self, worker);
     //  The order travels to the worker after the commit.
     if (!worker->batch) {
@@ -215,6 +216,8 @@ s_return_where (broker_t *self, const char *worker_name, bool orphans_only, bool
         snprintf (reason, sizeof (reason), "%s (holder %s, attempt %u)", why, order->worker,
                   order->attempts);
         rc = s_return (self, order, reason, err);
+        if (!rc && expired_only)
+            metrics_expired (self);                 //  wob_lease_expiries_total
         wob__order__free_unpacked (order, NULL);
     }
     free (ids);
@@ -384,6 +387,8 @@ s_outcome (broker_t *self, worker_t *worker, Wob__OutcomeItem *item, bool *faile
                  "; wave cancelled", sizeof (reason) - strlen (reason) - 1);
     }
     rc = lifecycle_move (self, order, to, worker->name, reason, err);
+    if (!rc)
+        metrics_outcome (self, worker->channel, to);    //  /metrics, /api/throughput
     if (!rc)
         rc = coordinate_after_outcome (self, order, item, err);
     wob__order__free_unpacked (order, NULL);

@@ -17,7 +17,9 @@
             map_size = 68719476736
             max_message = 16777216
             rules = /etc/wob/rules.yaml  # coordination rules (SIGHUP reloads)
-            keep_leases = visit          # channels whose leases outlive the session */
+            keep_leases = visit          # channels whose leases outlive the session
+            http = 127.0.0.1:8080        # read-only dashboard and /metrics (off
+                                         # without it; port 0 picks one) */
 
 #include "broker.h"
 #include <getopt.h>
@@ -56,7 +58,11 @@ s_usage (FILE *out)
         "  --keep-leases LIST     channels whose workers keep their leases when their\n"
         "                         session ends without goodbye, until the leases expire\n"
         "                         or the worker comes back (default visit; \"\" for none)\n"
-        "  --test-clock           let 'wobctl clock advance' move the broker's clock (tests only)\n");
+        "  --test-clock           let 'wobctl clock advance' move the broker's clock (tests only)\n"
+        "  --http HOST:PORT       serve the read-only dashboard, its JSON API and Prometheus\n"
+        "                         /metrics there (default off; port 0 picks a free one,\n"
+        "                         logged; docs/DASHBOARD.md)\n"
+        "  --http-port-file FILE  write the dashboard's bound port there\n");
 }
 
 static long long
@@ -105,6 +111,7 @@ s_load_config (const char *path, broker_config_t *config)
             else if (streq (key, "max_message"))       config->max_message = (size_t) s_number (option, value);
             else if (streq (key, "rules"))             config->rules_path = value;
             else if (streq (key, "keep_leases"))       config->keep_leases = value;
+            else if (streq (key, "http"))              config->http = value;
             else {
                 fprintf (stderr, "wob-broker: %s: unknown key 'broker/%s'\n", path, key);
                 zconfig_destroy (&root);
@@ -124,7 +131,7 @@ main (int argc, char *argv [])
         .max_chunk_targets = 50000, .dispatch_batch = 2000, .restart_grace_ms = 10000,
         .keep_leases = "visit"
     };
-    const char *port_file = NULL;
+    const char *port_file = NULL, *http_port_file = NULL;
     zconfig_t *file_config = NULL;
     for (int i = 1; i < argc - 1; i++)
         if (streq (argv [i], "--config")
@@ -140,6 +147,7 @@ main (int argc, char *argv [])
         { "max-message", required_argument, 0, 'M' }, { "port-file", required_argument, 0, 'p' },
         { "config", required_argument, 0, 'C' }, { "rules", required_argument, 0, 'r' },
         { "test-clock", no_argument, 0, 'T' }, { "keep-leases", required_argument, 0, 'K' },
+        { "http", required_argument, 0, 'H' }, { "http-port-file", required_argument, 0, 'P' },
         { "help", no_argument, 0, '?' }, { 0, 0, 0, 0 }
     };
     int c;
@@ -160,6 +168,8 @@ main (int argc, char *argv [])
             case 'r': config.rules_path = optarg; break;
             case 'T': config.test_clock = true; break;
             case 'K': config.keep_leases = optarg; break;
+            case 'H': config.http = optarg; break;
+            case 'P': http_port_file = optarg; break;
             default:
                 s_usage (c == '?' && optopt == 0? stdout: stderr);
                 return c == '?' && optopt == 0? 0: 1;
@@ -186,6 +196,17 @@ main (int argc, char *argv [])
         return 1;
     }
     free (status);
+    //  The dashboard's port first: scripts wait for --port-file.
+    if (http_port_file) {
+        zstr_send (broker, "HTTP_PORT");
+        char *port = zstr_recv (broker);
+        FILE *file = fopen (http_port_file, "w");
+        if (file) {
+            fprintf (file, "%s\n", port);
+            fclose (file);
+        }
+        free (port);
+    }
     if (port_file) {
         zstr_send (broker, "PORT");
         char *port = zstr_recv (broker);

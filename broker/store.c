@@ -314,6 +314,30 @@ store_abort (store_t *self)
     }
 }
 
+int
+store_read_begin (store_t *self, char *err)
+{
+    if (self->txn)
+        return wob_fail (err, WOB_ERR_STORE, "store %s: a transaction is open; read-only "
+                         "transactions are for between turns", self->path);
+    int rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, &self->txn);
+    if (rc) {
+        self->txn = NULL;
+        return store_priv_fail (self, err, rc, "beginning a read-only transaction");
+    }
+    self->dirty = false;
+    return 0;
+}
+
+void
+store_read_end (store_t *self)
+{
+    //  Nothing was written (LMDB refuses writes in it): no counters to reload.
+    if (self->txn)
+        mdb_txn_abort (self->txn);
+    self->txn = NULL;
+}
+
 bool
 store_dirty (store_t *self)
 {

@@ -44,6 +44,13 @@ int store_begin (store_t *self, char *err);
 int store_commit (store_t *self, char *err);
 void store_abort (store_t *self);
 bool store_dirty (store_t *self);
+//  A short read-only transaction (MDB_RDONLY) for readers outside the
+//  loop's turns (the HTTP dashboard): only when no transaction is open
+//  (else WOB_ERR_STORE).  Every reader (store_order_get, store_msisdn_list,
+//  store_history_load ...) works inside it; writes fail.  End it before the
+//  next store_begin: records read stay valid (they are heap copies).
+int store_read_begin (store_t *self, char *err);
+void store_read_end (store_t *self);
 
 //  --- Ids and names ------------------------------------------------------
 uint64_t store_next_order_id (store_t *self);           //  takes one
