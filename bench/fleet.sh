@@ -38,7 +38,7 @@ trap cleanup EXIT
 one_run () {
   local n=$1 k=$2 run=$3
   rm -rf "$work/data" "$work/port"
-  "$bin/wob-broker" --data "$work/data" --endpoint "tcp://127.0.0.1:*" \
+  "$bin/wob-broker" --plain --data "$work/data" --endpoint "tcp://127.0.0.1:*" \
       --port-file "$work/port" --heartbeat-ms 2000 2>"$work/broker.log" &
   broker_pid=$!
   until [ -s "$work/port" ]; do sleep 0.05; done

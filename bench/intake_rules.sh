@@ -34,7 +34,7 @@ merge: { enabled: on, window: 72h, absorb: ["call > sms"] }
 EOR
 run () {  # run RULES -> seconds
   local data="$work/data-$1"
-  "$bin/wob-broker" --data "$data" --endpoint 'tcp://127.0.0.1:*' --port-file "$work/port-$1" \
+  "$bin/wob-broker" --plain --data "$data" --endpoint 'tcp://127.0.0.1:*' --port-file "$work/port-$1" \
       --rules "$work/$1.yaml" 2>/dev/null &
   local pid=$!
   for _ in $(seq 100); do [ -s "$work/port-$1" ] && break; sleep 0.05; done

@@ -286,7 +286,25 @@ s_setup (broker_t *self, broker_config_t *config, char *err)
     if (admin_load_rules (self, err))
         return WOB_ERR_INVALID;
 
+    //  Security: CurveZMQ with keys and roles, or plain when asked for
+    if (config->plain) {
+        if (config->curve_cert || config->keys_path)
+            return wob_fail (err, WOB_ERR_INVALID, "plain mode and CurveZMQ keys both given: "
+                             "choose one");
+        zsys_warning ("PLAIN MODE: no encryption, no authentication: anyone who reaches "
+                      "%s can submit, take orders and change rules", config->endpoint);
+    }
+    else {
+        if (!config->curve_cert || !config->keys_path)
+            return wob_fail (err, WOB_ERR_INVALID, "no security configured: give --curve-cert "
+                             "and --keys (CurveZMQ with roles), or --plain to run without "
+                             "encryption and authentication");
+        if (!(self->auth = auth_new (config->curve_cert, config->keys_path, err)))
+            return WOB_ERR_INVALID;
+    }
     self->router = zsock_new (ZMQ_ROUTER);
+    if (self->auth)
+        auth_apply (self->auth, self->router);
     zsock_set_maxmsgsize (self->router, (int64_t) config->max_message * 4);
     zsock_set_sndhwm (self->router, 100000);
     zsock_set_rcvhwm (self->router, 100000);
@@ -310,6 +328,7 @@ s_teardown (broker_t *self)
     http_destroy (&self->http);
     metrics_destroy (&self->metrics);
     zsock_destroy (&self->router);
+    auth_destroy (&self->auth);
     zlistx_destroy (&self->outbox);
     leases_destroy (&self->leases);
     workers_destroy (&self->workers);
@@ -356,6 +375,15 @@ s_handle (broker_t *self, zmsg_t *msg)
         return;
     }
     self->request_id = env->request_id;
+    if (self->auth) {
+        self->peer = auth_peer (self->auth, frame);
+        if (auth_check (self->peer, env, err)) {
+            zsys_warning ("refused: %s", err);
+            broker_error (self, WOB__ERROR_CODE__ERR_FORBIDDEN, "%s", err);
+            wob_msg_free (&env);
+            return;
+        }
+    }
     worker_t *worker = workers_session_peek (self);
     if (worker)
         workers_seen (self, worker);
@@ -534,16 +562,24 @@ broker_actor (zsock_t *pipe, void *args)
     zstr_send (pipe, "READY");
     zsys_info ("broker ready on %s (data %s, %zu waves, %zu leases)", self->config.endpoint,
                self->config.data_dir, zhashx_size (self->waves), leases_count (self->leases));
-    //  One zmq_poll over the pipe, the ROUTER and, with the dashboard on,
+    //  One zmq_poll over the pipe, the ROUTER, with the dashboard on
     //  libmicrohttpd's epoll descriptor (a plain fd, which zpoller cannot
-    //  take).  HTTP is served between turns, never inside one: no write
-    //  transaction is open while its handlers read the broker's state.
-    zmq_pollitem_t items [3] = {
+    //  take), and with CurveZMQ the ZAP handler.  HTTP is served between
+    //  turns, never inside one: no write transaction is open while its
+    //  handlers read the broker's state.
+    zmq_pollitem_t items [4] = {
         { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
-        { zsock_resolve (self->router), 0, ZMQ_POLLIN, 0 },
-        { NULL, self->http? http_fd (self->http): -1, ZMQ_POLLIN, 0 }
+        { zsock_resolve (self->router), 0, ZMQ_POLLIN, 0 }
     };
-    int n_items = self->http? 3: 2;
+    int n_items = 2, zap_item = -1;
+    if (self->http)
+        items [n_items++] = (zmq_pollitem_t) { NULL, http_fd (self->http), ZMQ_POLLIN, 0 };
+    if (self->auth) {
+        zap_item = n_items;
+        items [n_items++] = (zmq_pollitem_t) { zsock_resolve (auth_zap (self->auth)), 0,
+                                               ZMQ_POLLIN, 0 };
+        zsys_info ("CurveZMQ on: broker public key %s", auth_public_key (self->auth));
+    }
     bool more = true;
     while (!self->terminated) {
         long timeout = more? 0: TICK_MS;
@@ -573,6 +609,9 @@ broker_actor (zsock_t *pipe, void *args)
             zmsg_destroy (&msg);
             continue;
         }
+        //  Handshakes wait on the ZAP handler: answer them first
+        if (zap_item >= 0 && (items [zap_item].revents & ZMQ_POLLIN))
+            auth_handle_zap (self->auth);
         if (self->http)
             http_run (self->http);
         //  A turn when a message came, on the tick, or when work is left;

@@ -74,6 +74,9 @@ typedef struct {
     bool test_clock;            //  allow ClockSet (tests only)
     const char *keep_leases;    //  channels whose leases outlive sessions
     const char *http;           //  dashboard HOST:PORT (port 0: any), NULL = off
+    const char *curve_cert;     //  the broker's certificate (CurveZMQ)
+    const char *keys_path;      //  clients' public keys with their roles
+    bool plain;                 //  no CurveZMQ: asked for explicitly
 } broker_config_t;
 
 //  One wave in memory (all waves are: they are few, orders are not).
@@ -87,6 +90,14 @@ typedef struct {
 } wave_t;
 
 typedef struct _workers_t workers_t;
+//  A client key from the keys file.
+typedef struct {
+    char *name;                 //  unique name, the ZAP user id
+    int role;                   //  one AUTH_ role
+    char *channel;              //  worker keys: their channel; else ""
+} auth_peer_t;
+
+typedef struct _auth_t auth_t;
 typedef struct _routes_t routes_t;
 typedef struct _route_t route_t;
 typedef struct _worker_t worker_t;
@@ -108,6 +119,8 @@ struct _broker_t {
     workers_t *workers;         //  live worker sessions
     leases_t *leases;           //  dispatched orders
     routes_t *routes;           //  ownership of ranges and regions
+    auth_t *auth;               //  CurveZMQ keys and roles, NULL in plain mode
+    const auth_peer_t *peer;    //  key of the message in hand (NULL: plain)
     zlistx_t *outbox;           //  frames to send after commit
     zframe_t *sender;           //  routing id of the message in hand
     char sender_key [520];      //  its hex form, a hash key
@@ -363,6 +376,28 @@ uint64_t owns_width (const owns_t *decl);
 //  A target's region path, province/city/district/grid up to the first
 //  empty level ("" without a province).
 void owns_region_path (Wob__Target *target, char *path, size_t size);
+
+//  --- auth.c -------------------------------------------------------------
+#define AUTH_CAMPAIGN   1       //  submit waves, control its own, read status
+#define AUTH_WORKER     2       //  take and report orders of its channel
+#define AUTH_SUPERVISOR 4       //  read only
+#define AUTH_ADMIN      8       //  everything
+
+//  Loads the broker's certificate (with its _secret file) and the keys
+//  file, binds the ZAP handler.  NULL with err naming the file and line.
+auth_t *auth_new (const char *cert_path, const char *keys_path, char *err);
+void auth_destroy (auth_t **self_p);
+//  Makes router a CurveZMQ server with the broker's key, checked by ZAP.
+void auth_apply (auth_t *self, zsock_t *router);
+//  The ZAP socket, for the actor's poller; answers one request.
+zsock_t *auth_zap (auth_t *self);
+void auth_handle_zap (auth_t *self);
+const char *auth_public_key (auth_t *self);
+//  The key that sent this frame, or NULL.
+const auth_peer_t *auth_peer (auth_t *self, zframe_t *frame);
+//  0 if the peer's role may send this request; else WOB_ERR_REFUSED and err.
+int auth_check (const auth_peer_t *peer, const Wob__Envelope *env, char *err);
+const char *auth_role_name (int role);
 
 //  --- routes.c -----------------------------------------------------------
 

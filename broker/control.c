@@ -56,6 +56,12 @@ control_wave (broker_t *self, Wob__WaveControl *msg)
         return;
     }
     Wob__Wave *w = wave->wave;
+    if (self->peer && self->peer->role == AUTH_CAMPAIGN && !streq (w->submitted_by, self->peer->name)) {
+        broker_error (self, WOB__ERROR_CODE__ERR_FORBIDDEN, "wave '%s' was submitted by '%s': "
+                      "campaign key '%s' may only pause, resume or cancel its own waves",
+                      w->id, *w->submitted_by? w->submitted_by: "(plain mode)", self->peer->name);
+        return;
+    }
     const char *actor = *msg->actor? msg->actor: "wobctl";
     int from = w->state;
     bool closed = from == WOB__WAVE_STATE__WAVE_CANCELLED || from == WOB__WAVE_STATE__WAVE_ENDED;

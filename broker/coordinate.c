@@ -186,6 +186,7 @@ s_transfer (broker_t *self, Wob__Order *from, char *err)
         rules_count_verdict (self, order.wave_seq, &verdict);
     rules_count (self, order.wave_seq, "transferred", "fallback");
     rc = lifecycle_create (self, &order, verdict.to, "rules", reason, err);
+    wob_str_free (&order.held_key);     //  set when it was held
     if (!rc)
         rc = store_msisdn_add (self->store, order.target->msisdn, order.id, err);
     if (!rc)

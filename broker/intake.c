@@ -131,6 +131,7 @@ intake_begin (broker_t *self, Wob__SubmitBegin *msg)
         wave->sweep = 0;
         wave->sweep_after = 0;
         wave->created_ms = self->now;
+        wob_str_set (&wave->submitted_by, self->peer? self->peer->name: "");
         if (store_wave_put (self->store, wave, err)) {
             wob__wave__free_unpacked (wave, NULL);
             broker_error (self, WOB__ERROR_CODE__ERR_STORE, "submit: %s", err);
@@ -179,6 +180,7 @@ s_add_target (broker_t *self, wave_t *wave, Wob__Target *target, char *err)
     if (!rc && (verdict.to == WOB__STATE__STATE_QUEUED || verdict.to == WOB__STATE__STATE_DEFERRED))
         rc = coordinate_absorb (self, &order, err);
     free (order.merged_from);           //  the rest of order is the request's
+    wob_str_free (&order.held_key);     //  set when it was held
     if (!rc)
         rc = store_msisdn_add (self->store, target->msisdn, order.id, err);
     if (!rc)

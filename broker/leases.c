@@ -17,6 +17,7 @@ typedef struct {
     char *worker;               //  holder's name
     int64_t deadline;           //  epoch ms
     uint32_t attempt;           //  the order's attempt number
+    bool kept;                  //  its channel keeps leases of absent workers
 } lease_t;
 
 struct _leases_t {
@@ -55,13 +56,15 @@ leases_destroy (leases_t **self_p)
 #define S_KEY(id) WOB_ID_KEY (id)
 
 static void
-s_add (leases_t *self, uint64_t id, const char *worker, int64_t deadline, uint32_t attempt)
+s_add (leases_t *self, uint64_t id, const char *worker, int64_t deadline, uint32_t attempt,
+       bool kept)
 {
     lease_t *lease = calloc (1, sizeof (lease_t));
     lease->id = id;
     lease->worker = strdup (worker);
     lease->deadline = deadline;
     lease->attempt = attempt;
+    lease->kept = kept;
     zhashx_update (self->table, S_KEY (id), lease);
 }
 
@@ -72,7 +75,9 @@ s_load_one (void *arg, uint64_t id)
     Wob__Order *order;
     char err [WOB_ERRLEN];
     if (store_order_get (self->store, id, &order, err) == 0) {
-        s_add (self->leases, id, order->worker, order->lease_deadline_ms, order->attempts);
+        channel_t *channel = broker_channel (self, order->channel);
+        s_add (self->leases, id, order->worker, order->lease_deadline_ms, order->attempts,
+               channel && channel->keep_leases);
         wob__order__free_unpacked (order, NULL);
     }
     return 0;
@@ -125,7 +130,8 @@ leases_grant (broker_t *self, worker_t *worker, Wob__Order *order, char *err)
         wob__order__free_unpacked (order, NULL);
         return rc;
     }
-    s_add (self->leases, order->id, worker->name, order->lease_deadline_ms, order->attempts);
+    s_add (self->leases, order->id, worker->name, order->lease_deadline_ms, order->attempts,
+           channel->keep_leases);
     worker->outstanding++;
     worker->assigned++;
     metrics_leased (self, worker->channel);         //  /metrics, /api/throughput
@@ -200,7 +206,8 @@ s_return_where (broker_t *self, const char *worker_name, bool orphans_only, bool
             continue;
         if (expired_only && lease->deadline > self->now)
             continue;
-        if (orphans_only && workers_by_name (self->workers, lease->worker))
+        //  Absent holders of visit orders keep them until the lease ends
+        if (orphans_only && (lease->kept || workers_by_name (self->workers, lease->worker)))
             continue;
         if (s_kept (keep, n_keep, lease->id))
             continue;

@@ -104,10 +104,13 @@ s_enter (broker_t *self, Wob__Order *order, char *err)
             if (s_channel (self, order, &channel, err))
                 return WOB_ERR_INVALID;
             //  Orphans spill to any worker after a while if the rules say so;
-            //  an order kept for an absent worker (call-back) always does
+            //  a call-back kept for an absent agent does too, but not an
+            //  appointment kept for an account manager (keep_leases: visit),
+            //  who is away most of the time
             const rule_distribution_t *dist =
                 rulebook_distribution (self->rules, order->channel);
-            bool spill = dist->spill || order->hold_kind == 'w';
+            bool spill = dist->spill
+                      || (order->hold_kind == 'w' && !self->channels [channel].keep_leases);
             order->not_before_ms = spill? self->now + dist->spill_after_ms: 0;
             int rc = store_held_put (self->store, channel, (uint8_t) order->hold_kind,
                                      order->held_key, order->id, err);

@@ -19,7 +19,10 @@
             rules = /etc/wob/rules.yaml  # coordination rules (SIGHUP reloads)
             keep_leases = visit          # channels whose leases outlive the session
             http = 127.0.0.1:8080        # read-only dashboard and /metrics (off
-                                         # without it; port 0 picks one) */
+                                         # without it; port 0 picks one)
+            curve_cert = /etc/wob/broker.cert   # CurveZMQ key pair (and broker.cert_secret)
+            keys = /etc/wob/keys         # clients' public keys with their roles
+            plain = 0                    # 1: no encryption, no authentication */
 
 #include "broker.h"
 #include <getopt.h>
@@ -62,7 +65,14 @@ s_usage (FILE *out)
         "  --http HOST:PORT       serve the read-only dashboard, its JSON API and Prometheus\n"
         "                         /metrics there (default off; port 0 picks a free one,\n"
         "                         logged; docs/DASHBOARD.md)\n"
-        "  --http-port-file FILE  write the dashboard's bound port there\n");
+        "  --http-port-file FILE  write the dashboard's bound port there\n"
+        "  --curve-cert FILE      the broker's CurveZMQ certificate (FILE and FILE_secret,\n"
+        "                         from 'wobctl keygen'); needs --keys\n"
+        "  --keys FILE            clients' public keys with their roles: lines of\n"
+        "                         ROLE NAME KEY [CHANNEL], roles campaign, worker (with its\n"
+        "                         channel), supervisor, admin\n"
+        "  --plain                no CurveZMQ: no encryption, no authentication (tests, a\n"
+        "                         closed lab); one of --plain or --curve-cert is required\n");
 }
 
 static long long
@@ -112,6 +122,9 @@ s_load_config (const char *path, broker_config_t *config)
             else if (streq (key, "rules"))             config->rules_path = value;
             else if (streq (key, "keep_leases"))       config->keep_leases = value;
             else if (streq (key, "http"))              config->http = value;
+            else if (streq (key, "curve_cert"))        config->curve_cert = value;
+            else if (streq (key, "keys"))              config->keys_path = value;
+            else if (streq (key, "plain"))             config->plain = s_number (option, value) != 0;
             else {
                 fprintf (stderr, "wob-broker: %s: unknown key 'broker/%s'\n", path, key);
                 zconfig_destroy (&root);
@@ -148,6 +161,8 @@ main (int argc, char *argv [])
         { "config", required_argument, 0, 'C' }, { "rules", required_argument, 0, 'r' },
         { "test-clock", no_argument, 0, 'T' }, { "keep-leases", required_argument, 0, 'K' },
         { "http", required_argument, 0, 'H' }, { "http-port-file", required_argument, 0, 'P' },
+        { "curve-cert", required_argument, 0, 'c' }, { "keys", required_argument, 0, 'k' },
+        { "plain", no_argument, 0, 'N' },
         { "help", no_argument, 0, '?' }, { 0, 0, 0, 0 }
     };
     int c;
@@ -170,6 +185,9 @@ main (int argc, char *argv [])
             case 'K': config.keep_leases = optarg; break;
             case 'H': config.http = optarg; break;
             case 'P': http_port_file = optarg; break;
+            case 'c': config.curve_cert = optarg; break;
+            case 'k': config.keys_path = optarg; break;
+            case 'N': config.plain = true; break;
             default:
                 s_usage (c == '?' && optopt == 0? stdout: stderr);
                 return c == '?' && optopt == 0? 0: 1;

@@ -63,6 +63,8 @@ int wob_parse_time (const char *text, int64_t *ms);
 //  Replaces a protobuf-c string field with a copy of value, freeing the old
 //  one unless it is protobuf-c's shared empty string.
 void wob_str_set (char **field, const char *value);
+//  Frees what wob_str_set put in a field of a message on the stack.
+void wob_str_free (char **field);
 
 //  A zhashx keyed by 64-bit ids stored in the key pointer itself (no key
 //  copies); values are destroyed with destructor (may be NULL).
@@ -99,6 +101,17 @@ Wob__Envelope *wob_msg_new_error (uint64_t request_id, int code,
 typedef struct _wob_client_t wob_client_t;
 
 //  Connects a DEALER to endpoint.  timeout_ms bounds every request.
+//  CurveZMQ for clients and workers (lib/curve.c), from the environment:
+//  WOB_CURVE_SERVERKEY (the broker's public key) and WOB_CURVE_CERT (this
+//  client's certificate file, with FILE_secret), both or neither.
+//  wob_curve_check validates them (err says what is wrong); wob_curve_apply
+//  makes sock a CurveZMQ client with them (nothing when neither is set).
+int wob_curve_check (char *err);
+int wob_curve_apply (zsock_t *sock, char *err);
+//  Writes a new key pair to path and path_secret; public_key gets its
+//  public key (41 bytes, Z85).
+int wob_curve_keygen (const char *path, char *public_key, char *err);
+
 wob_client_t *wob_client_new (const char *endpoint, int timeout_ms);
 void wob_client_destroy (wob_client_t **self_p);
 

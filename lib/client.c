@@ -27,7 +27,8 @@ wob_client_new (const char *endpoint, int timeout_ms)
     }
     zsock_set_linger (self->dealer, 0);
     zsock_set_sndtimeo (self->dealer, timeout_ms);
-    if (zsock_connect (self->dealer, "%s", endpoint) != 0) {
+    char err [WOB_ERRLEN];
+    if (wob_curve_apply (self->dealer, err) || zsock_connect (self->dealer, "%s", endpoint) != 0) {
         zsock_destroy (&self->dealer);
         free (self);
         return NULL;
@@ -72,7 +73,11 @@ s_wait (wob_client_t *self, uint64_t id, int timeout_ms, int *rc, char *err)
                 *rc = wob_fail (err, WOB_ERR_IO, "interrupted");
             else
                 *rc = wob_fail (err, WOB_ERR_UNREACHABLE, "broker at %s did not answer within "
-                                "%d ms", self->endpoint, timeout_ms);
+                                "%d ms (%s)", self->endpoint, timeout_ms,
+                                getenv ("WOB_CURVE_CERT")?
+                                "is it running, and is this client's key in its keys file?":
+                                "is it running, and in --plain mode? a CurveZMQ broker needs "
+                                "WOB_CURVE_SERVERKEY and WOB_CURVE_CERT");
             return NULL;
         }
         zframe_t *frame = zframe_recv (self->dealer);

@@ -243,6 +243,14 @@ wob_str_set (char **field, const char *value)
     *field = strdup (value? value: "");
 }
 
+void
+wob_str_free (char **field)
+{
+    if (*field && *field != protobuf_c_empty_string)
+        free (*field);
+    *field = (char *) protobuf_c_empty_string;
+}
+
 static size_t
 s_hash_id (const void *key)
 {

@@ -62,22 +62,22 @@ check "unreachable broker exits 2 with a message" \
 
 # Unusable data directories
 touch "$WORK/afile"
-rc=0; "$BIN/wob-broker" --data "$WORK/afile/data" --endpoint 'tcp://127.0.0.1:*' 2>"$WORK/d1.err" || rc=$?
+rc=0; "$BIN/wob-broker" --plain --data "$WORK/afile/data" --endpoint 'tcp://127.0.0.1:*' 2>"$WORK/d1.err" || rc=$?
 check "data dir under a file: exit 1 and a message" \
     bash -c "[ $rc = 1 ] && grep -q 'cannot create data directory' '$WORK/d1.err'"
-rc=0; "$BIN/wob-broker" --data "$WORK/afile" --endpoint 'tcp://127.0.0.1:*' 2>"$WORK/d2.err" || rc=$?
+rc=0; "$BIN/wob-broker" --plain --data "$WORK/afile" --endpoint 'tcp://127.0.0.1:*' 2>"$WORK/d2.err" || rc=$?
 check "data dir that is a file: exit 1" bash -c "[ $rc = 1 ] && grep -q 'not a directory' '$WORK/d2.err'"
 mkdir -p "$WORK/corrupt" && head -c 65536 /dev/urandom > "$WORK/corrupt/data.mdb"
-rc=0; "$BIN/wob-broker" --data "$WORK/corrupt" --endpoint 'tcp://127.0.0.1:*' 2>"$WORK/d3.err" || rc=$?
+rc=0; "$BIN/wob-broker" --plain --data "$WORK/corrupt" --endpoint 'tcp://127.0.0.1:*' 2>"$WORK/d3.err" || rc=$?
 check "corrupt data.mdb detected at start-up" bash -c "[ $rc = 1 ] && grep -qi 'corrupt' '$WORK/d3.err'"
 mkdir -p "$WORK/foreign" && printf 'key\nvalue\n' | mdb_load -T -f /dev/stdin "$WORK/foreign" 2>/dev/null || \
   { printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n key\n value\nDATA=END\n' | mdb_load "$WORK/foreign"; }
-rc=0; "$BIN/wob-broker" --data "$WORK/foreign" --endpoint 'tcp://127.0.0.1:*' 2>"$WORK/d4.err" || rc=$?
+rc=0; "$BIN/wob-broker" --plain --data "$WORK/foreign" --endpoint 'tcp://127.0.0.1:*' 2>"$WORK/d4.err" || rc=$?
 check "someone else's LMDB is refused" bash -c "[ $rc = 1 ] && grep -q 'not a wob store' '$WORK/d4.err'"
 
 # An invalid rule file at start-up: exit 1 naming the file, line and key.
 printf 'version: 1\nmerge:\n  windw: 3h\n' > "$WORK/bad-rules.yaml"
-rc=0; "$BIN/wob-broker" --data "$WORK/rules-data" --endpoint 'tcp://127.0.0.1:*' \
+rc=0; "$BIN/wob-broker" --plain --data "$WORK/rules-data" --endpoint 'tcp://127.0.0.1:*' \
     --rules "$WORK/bad-rules.yaml" 2>"$WORK/r.err" || rc=$?
 check "invalid rule file refused at start-up" \
     bash -c "[ $rc = 1 ] && grep -q \"bad-rules.yaml:3.*windw\" '$WORK/r.err'"

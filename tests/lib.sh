@@ -55,7 +55,7 @@ pick_port () {
 start_broker () {
   local data=$1 port=${2:-*}; shift 2 || shift $#
   rm -f "$WORK/port"
-  "$BIN/wob-broker" --data "$data" --endpoint "tcp://127.0.0.1:$port" \
+  "$BIN/wob-broker" --plain --data "$data" --endpoint "tcp://127.0.0.1:$port" \
       --port-file "$WORK/port" "$@" 2>>"$WORK/broker.log" &
   BROKER_PID=$!
   PIDS+=("$BROKER_PID")

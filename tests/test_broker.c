@@ -448,7 +448,7 @@ main (void)
         .endpoint = "tcp://127.0.0.1:*", .data_dir = testutil.dir, .heartbeat_ms = 100,
         .worker_timeout_ms = 2000, .restart_grace_ms = 2000, .max_message = 64 * 1024, .max_chunk_targets = 1000,
         .dispatch_batch = 100, .lease_ms = 2500, .max_attempts = 2, .backoff_ms = 50,
-        .test_clock = true
+        .test_clock = true, .plain = true
     };
     zactor_t *broker = s_start (&config);
     peer_t *client = s_peer ();

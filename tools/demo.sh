@@ -20,7 +20,7 @@ cleanup () {
 trap cleanup EXIT
 
 echo "== wob demo: data and logs in $work"
-"$bin/wob-broker" --data "$work/data" --endpoint 'tcp://127.0.0.1:*' --port-file "$work/port" \
+"$bin/wob-broker" --plain --data "$work/data" --endpoint 'tcp://127.0.0.1:*' --port-file "$work/port" \
     --backoff-ms 500 --heartbeat-ms 500 2>"$work/broker.log" &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done

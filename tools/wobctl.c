@@ -437,8 +437,11 @@ s_usage (FILE *out)
         "  pause WAVE | resume WAVE | cancel WAVE [--recall]\n"
         "  report --wave WAVE [--by channel] [--csv]\n"
         "  clock advance DURATION   (broker started with --test-clock)\n"
+        "  keygen FILE              a CurveZMQ key pair: FILE (public) and FILE_secret\n"
         "exit codes: 0 ok, 1 refused or invalid input, 2 broker unreachable\n"
-        "endpoint default: $WOB_ENDPOINT or tcp://127.0.0.1:5570\n");
+        "endpoint default: $WOB_ENDPOINT or tcp://127.0.0.1:5570\n"
+        "CurveZMQ: $WOB_CURVE_SERVERKEY (the broker's public key) and $WOB_CURVE_CERT\n"
+        "(this client's certificate from wobctl keygen)\n");
 }
 
 int
@@ -484,7 +487,24 @@ main (int argc, char *argv [])
     zsys_init ();
     zsys_set_logstream (NULL);
     const char *command = sub_argv [0];
+    char err [WOB_ERRLEN];
     int rc;
+    if (!streq (command, "gen") && !streq (command, "keygen") && wob_curve_check (err)) {
+        fprintf (stderr, "wobctl: %s\n", err);
+        free (sub_argv);
+        return 1;
+    }
+    if (streq (command, "keygen")) {
+        char key [41];
+        rc = sub_argc == 2? wob_curve_keygen (sub_argv [1], key, err):
+                            wob_fail (err, WOB_ERR_INVALID, "usage: wobctl keygen FILE");
+        if (rc == 0)
+            printf ("%s\n", key);
+        else
+            fprintf (stderr, "wobctl: %s\n", err);
+        rc = rc? 1: 0;
+    }
+    else
     if (streq (command, "submit"))
         rc = s_submit (&ctl, sub_argc, sub_argv);
     else

@@ -95,6 +95,9 @@ s_connect (wob_worker_t *self)
     self->dealer = zsock_new (ZMQ_DEALER);
     zsock_set_linger (self->dealer, 0);
     zsock_set_sndhwm (self->dealer, 10000);
+    char err [WOB_ERRLEN];
+    if (wob_curve_apply (self->dealer, err))
+        zsys_error ("%s: %s", self->name, err);      //  checked in wob_worker_new
     zsock_connect (self->dealer, "%s", self->endpoint);
     self->poller = zpoller_new (self->dealer, NULL);
     self->last_heard = zclock_mono ();
@@ -197,7 +200,8 @@ s_handle (wob_worker_t *self, Wob__Envelope *env)
             snprintf (self->error, sizeof (self->error), "%s", env->error->message);
             //  A refused hello (bad name, capacity, overlapping ownership)
             //  will be refused again: say so instead of retrying for ever
-            if (!self->welcomed && strncmp (env->error->message, "hello:", 6) == 0) {
+            if (!self->welcomed && (strncmp (env->error->message, "hello:", 6) == 0
+                                ||  env->error->code == WOB__ERROR_CODE__ERR_FORBIDDEN)) {
                 self->refused = true;
                 zsys_error ("%s: broker refused the session: %s", self->name,
                             env->error->message);
@@ -223,6 +227,8 @@ wob_worker_new (const wob_worker_config_t *config, char *err)
                   "capacity");
         return NULL;
     }
+    if (wob_curve_check (err))
+        return NULL;
     wob_worker_t *self = calloc (1, sizeof (wob_worker_t));
     self->config = *config;
     if (!self->config.heartbeat_ms)
