@@ -35,7 +35,7 @@ cleanup () {
 }
 trap cleanup EXIT
 
-"$bin/wob-broker" --data "$work/data" --endpoint 'tcp://127.0.0.1:*' --port-file "$work/port" \
+"$bin/wob-broker" --plain --data "$work/data" --endpoint 'tcp://127.0.0.1:*' --port-file "$work/port" \
     --http 127.0.0.1:0 --http-port-file "$work/http-port" 2>"$work/broker.log" &
 broker_pid=$!
 for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done

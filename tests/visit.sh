@@ -192,6 +192,9 @@ check "each line already reported is skipped, saying so" \
 check "nothing reaches the broker twice" [ "$(order_json "$A" | jq '.history | length')" = "$hist" ]
 
 # --- offline: the appointment is kept for m1, nobody else gets m1's orders -----
+# m1 detached after the report; once the broker has noticed it is gone...
+m1_gone () { [ "$(ctl --json workers visit | jq '[.workers[] | select(.id == "visit:m1")] | length')" = 0 ]; }
+wait_for 30 m1_gone
 ctl clock advance 2h >/dev/null
 check "at the booked time the order is held for m1, who is offline" \
     wait_for 10 bash -c "'$BIN/wobctl' --endpoint $ENDPOINT --json status $CB | jq -e '.state == \"held\" and (.history | map(.reason) | any(test(\"held for visit:m1\")))' >/dev/null"
