@@ -72,6 +72,49 @@ check "wob-call exits 0 on SIGTERM" [ "$rc" = 0 ]
 check "wob-call said why agents were signed out" \
     bash -c "grep -q 'agent a1: signed out .*not heard from' '$WORK/call.err' &&
              grep -q 'agent b1: signed out .*idle past the lease' '$WORK/call.err'"
+# A floor killed with an agent's order on screen loses nothing: the broker
+# notices the lost sessions and the order goes to an agent of another floor.
+"$BIN/wobctl" gen --count 3 --seed 22 --out "$WORK/kill.csv"
+sed -e 's/^wave: .*/wave: W-call-kill/' -e 's/^targets: .*/targets: kill.csv/' \
+    "$WORK/wave.yaml" > "$WORK/kill.yaml"
+ctl submit "$WORK/kill.yaml" >/dev/null
+start_floor () {  # start_floor NAME: a wob-call on a free port; FLOOR_PID, FLOOR_URL
+  rm -f "$WORK/$1.port"
+  "$BIN/wob-call" --endpoint "$ENDPOINT" --http 127.0.0.1:0 --port-file "$WORK/$1.port" \
+      --idle-timeout 30s --heartbeat-ms 200 >/dev/null 2>>"$WORK/$1.err" &
+  FLOOR_PID=$!
+  PIDS+=("$FLOOR_PID")
+  wait_for 10 test -s "$WORK/$1.port"
+  FLOOR_URL="http://127.0.0.1:$(cat "$WORK/$1.port")"
+}
+api () {  # api URL PATH [JSON]: GET, or POST with a JSON body
+  if [ $# -gt 2 ]; then
+    curl -s -X POST -H 'Content-Type: application/json' -d "$3" "$1$2"
+  else
+    curl -s "$1$2"
+  fi
+}
+on_screen () { api "$1" "/api/next?agent=$2" | jq -r '.order.id // empty'; }
+start_floor floor2
+api "$FLOOR_URL" /api/signin '{"agent":"k1"}' >/dev/null
+wait_for 10 bash -c "[ -n \"\$(curl -s '$FLOOR_URL/api/next?agent=k1' | jq -r '.order.id // empty')\" ]"
+killed=$(on_screen "$FLOOR_URL" k1)
+check "an agent of the second floor has an order on screen" [ -n "$killed" ]
+kill -9 "$FLOOR_PID"
+wait "$FLOOR_PID" 2>/dev/null || true
+back_in_queue () { [ "$(ctl --json status "$killed" | jq -r .state)" = queued ]; }
+check "after kill -9 of the floor, the order goes back to the queue" wait_for 10 back_in_queue
+start_floor floor3
+api "$FLOOR_URL" /api/signin '{"agent":"k2"}' >/dev/null
+for _ in 1 2 3; do
+  wait_for 10 bash -c "[ -n \"\$(curl -s '$FLOOR_URL/api/next?agent=k2' | jq -r '.order.id // empty')\" ]" || break
+  id=$(on_screen "$FLOOR_URL" k2)
+  api "$FLOOR_URL" /api/outcome "{\"agent\":\"k2\",\"order\":$id,\"outcome\":\"declined\"}" >/dev/null
+done
+check "another floor's agent finishes all three, the lost one included" wait_for 10 \
+    bash -c "[ \$('$BIN/wobctl' --endpoint $ENDPOINT --json status --wave W-call-kill | jq .by_state.done) = 3 ]"
+check "the lost order's history says the worker was lost, then done once" \
+    [ "$(ctl --json status "$killed" | jq -c '[(.history | map(.reason) | any(test("worker lost"))), .attempts, .worker]')" = '[true,2,"call:k2"]' ]
 if grep -q "ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer" "$WORK/call.err"; then
   fail "sanitizer report from wob-call"; grep -A20 "Sanitizer\|runtime error" "$WORK/call.err" >&2
 else
