@@ -217,6 +217,41 @@ s_load_wave (void *arg, Wob__Wave *wave)
     return 0;
 }
 
+//  Finds channel `name` in a comma-separated list ("sms,visit" or
+//  "visit=3d,call=20m"): 1 and *value (the text after '=', up to the next
+//  comma, into value) when listed, 0 when not.
+static int
+s_listed (const char *list, const char *name, char *value, size_t size)
+{
+    size_t len = strlen (name);
+    for (const char *at = list? strstr (list, name): NULL; at; at = strstr (at + 1, name))
+        if ((at == list || at [-1] == ',') && (at [len] == 0 || at [len] == ',' || at [len] == '=')) {
+            const char *v = at [len] == '='? at + len + 1: "";
+            size_t vlen = strcspn (v, ",");
+            snprintf (value, size, "%.*s", (int) (vlen < size? vlen: size - 1), v);
+            return 1;
+        }
+    return 0;
+}
+
+//  Checks that a channel list names configured channels only.
+static int
+s_check_list (broker_t *self, const char *option, const char *list, char *err)
+{
+    char copy [256];
+    snprintf (copy, sizeof (copy), "%s", list? list: "");
+    char *save = NULL;
+    for (char *item = strtok_r (copy, ",", &save); item; item = strtok_r (NULL, ",", &save)) {
+        char *eq = strchr (item, '=');
+        if (eq)
+            *eq = 0;
+        if (!broker_channel (self, item))
+            return wob_fail (err, WOB_ERR_INVALID, "%s: '%s' is not a channel (configured: %s)",
+                             option, item, broker_channel_list (self));
+    }
+    return 0;
+}
+
 //  (Re)builds the in-memory views from the store.
 static int
 s_load (broker_t *self, char *err)
@@ -271,18 +306,26 @@ s_setup (broker_t *self, broker_config_t *config, char *err)
         channel->name = strdup (names [i]);
         channel->id = id;
         channel->lease_ms = config->lease_ms? config->lease_ms: leases_ms [i];
+        char value [64];
+        if (s_listed (config->channel_leases, names [i], value, sizeof (value))) {
+            int64_t ms = wob_parse_duration (value);
+            if (ms <= 0 || ms > UINT32_MAX) {
+                store_abort (self->store);
+                return wob_fail (err, WOB_ERR_INVALID, "--channel-lease: '%s=%s' is not a "
+                                 "lease length (such as visit=3d or call=20m)", names [i], value);
+            }
+            channel->lease_ms = (uint32_t) ms;
+        }
         channel->max_attempts = config->max_attempts? config->max_attempts: 3;
         channel->backoff_ms = config->backoff_ms? config->backoff_ms: 30 * 1000;
         channel->backoff_max_ms = channel->backoff_ms * 32;
-        //  "visit" in "sms,visit", as a whole word
-        const char *list = config->keep_leases? config->keep_leases: "";
-        size_t len = strlen (names [i]);
-        for (const char *at = strstr (list, names [i]); at; at = strstr (at + 1, names [i]))
-            if ((at == list || at [-1] == ',') && (at [len] == 0 || at [len] == ','))
-                channel->keep_leases = true;
+        channel->keep_leases = s_listed (config->keep_leases, names [i], value, sizeof (value));
     }
     if (store_commit (self->store, err))
         return WOB_ERR_STORE;
+    if (s_check_list (self, "--keep-leases", config->keep_leases, err)
+    ||  s_check_list (self, "--channel-lease", config->channel_leases, err))
+        return WOB_ERR_INVALID;
     if (admin_load_rules (self, err))
         return WOB_ERR_INVALID;
 

@@ -73,6 +73,7 @@ typedef struct {
     char *rules_path;           //  rule file (NULL = built-in defaults)
     bool test_clock;            //  allow ClockSet (tests only)
     const char *keep_leases;    //  channels whose leases outlive sessions
+    const char *channel_leases; //  lease length per channel, "visit=3d,call=20m"
     const char *http;           //  dashboard HOST:PORT (port 0: any), NULL = off
     const char *curve_cert;     //  the broker's certificate (CurveZMQ)
     const char *keys_path;      //  clients' public keys with their roles

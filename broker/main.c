@@ -18,6 +18,7 @@
             max_message = 16777216
             rules = /etc/wob/rules.yaml  # coordination rules (SIGHUP reloads)
             keep_leases = visit          # channels whose leases outlive the session
+            channel_lease = visit=5d     # lease length per channel (over lease_ms)
             http = 127.0.0.1:8080        # read-only dashboard and /metrics (off
                                          # without it; port 0 picks one)
             curve_cert = /etc/wob/broker.cert   # CurveZMQ key pair (and broker.cert_secret)
@@ -61,6 +62,8 @@ s_usage (FILE *out)
         "  --keep-leases LIST     channels whose workers keep their leases when their\n"
         "                         session ends without goodbye, until the leases expire\n"
         "                         or the worker comes back (default visit; \"\" for none)\n"
+        "  --channel-lease LIST   lease length per channel, over --lease-ms, such as\n"
+        "                         visit=5d,call=20m\n"
         "  --test-clock           let 'wobctl clock advance' move the broker's clock (tests only)\n"
         "  --http HOST:PORT       serve the read-only dashboard, its JSON API and Prometheus\n"
         "                         /metrics there (default off; port 0 picks a free one,\n"
@@ -121,6 +124,7 @@ s_load_config (const char *path, broker_config_t *config)
             else if (streq (key, "max_message"))       config->max_message = (size_t) s_number (option, value);
             else if (streq (key, "rules"))             config->rules_path = value;
             else if (streq (key, "keep_leases"))       config->keep_leases = value;
+            else if (streq (key, "channel_lease"))     config->channel_leases = value;
             else if (streq (key, "http"))              config->http = value;
             else if (streq (key, "curve_cert"))        config->curve_cert = value;
             else if (streq (key, "keys"))              config->keys_path = value;
@@ -162,7 +166,7 @@ main (int argc, char *argv [])
         { "test-clock", no_argument, 0, 'T' }, { "keep-leases", required_argument, 0, 'K' },
         { "http", required_argument, 0, 'H' }, { "http-port-file", required_argument, 0, 'P' },
         { "curve-cert", required_argument, 0, 'c' }, { "keys", required_argument, 0, 'k' },
-        { "plain", no_argument, 0, 'N' },
+        { "plain", no_argument, 0, 'N' }, { "channel-lease", required_argument, 0, 'V' },
         { "help", no_argument, 0, '?' }, { 0, 0, 0, 0 }
     };
     int c;
@@ -188,6 +192,7 @@ main (int argc, char *argv [])
             case 'c': config.curve_cert = optarg; break;
             case 'k': config.keys_path = optarg; break;
             case 'N': config.plain = true; break;
+            case 'V': config.channel_leases = optarg; break;
             default:
                 s_usage (c == '?' && optopt == 0? stdout: stderr);
                 return c == '?' && optopt == 0? 0: 1;

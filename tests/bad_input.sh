@@ -82,6 +82,16 @@ rc=0; "$BIN/wob-broker" --plain --data "$WORK/rules-data" --endpoint 'tcp://127.
 check "invalid rule file refused at start-up" \
     bash -c "[ $rc = 1 ] && grep -q \"bad-rules.yaml:3.*windw\" '$WORK/r.err'"
 
+# Channel options name configured channels and real durations.
+rc=0; "$BIN/wob-broker" --plain --data "$WORK/opt-data" --endpoint 'tcp://127.0.0.1:*' \
+    --channel-lease visit=5x 2>"$WORK/o1.err" || rc=$?
+check "a bad --channel-lease is refused, naming it" \
+    bash -c "[ $rc = 1 ] && grep -q \"channel-lease: 'visit=5x' is not a lease length\" '$WORK/o1.err'"
+rc=0; "$BIN/wob-broker" --plain --data "$WORK/opt-data" --endpoint 'tcp://127.0.0.1:*' \
+    --keep-leases fax 2>"$WORK/o2.err" || rc=$?
+check "an unknown channel in --keep-leases is refused" \
+    bash -c "[ $rc = 1 ] && grep -q \"keep-leases: 'fax' is not a channel\" '$WORK/o2.err'"
+
 # A full store: refuses new work with a clear error, keeps serving, no corruption.
 kill "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null || true
 start_broker "$WORK/small" "*" --map-size 4194304

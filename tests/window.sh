@@ -64,4 +64,27 @@ check "due call-backs are held for agent-1, who left" wait_for 30 bash -c \
 start_worker --channel call --name agent-2 --capacity 5 --heartbeat-ms 200 --outcomes accepted=1
 check "they come back at the time asked and finish" wait_for 30 wave_finished W-callback
 check "all 200 done" [ "$(state_count W-callback done)" = 200 ]
+# Visits: leases of days, set per channel
+kill "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null || true
+start_broker "$WORK/data" "*" --heartbeat-ms 200 --channel-lease visit=5d,call=20m
+cat > "$WORK/visit.yaml" <<EOW
+campaign: C-time
+wave: W-visit-lease
+targets: t.csv
+plan:
+  - channel: visit
+EOW
+ctl submit "$WORK/visit.yaml" >/dev/null
+start_worker --channel visit --name am-1 --capacity 1 --heartbeat-ms 200 --delay-ms 60000
+leased () { [ "$(state_count W-visit-lease dispatched)" = 1 ]; }
+wait_for 30 leased
+lease_reason () {  # the lease entry of the order am-1 holds
+  for number in $(sed 1d "$WORK/t.csv" | cut -d, -f1); do
+    ctl --json status --msisdn "$number" | jq -r '.[] | select(.wave == "W-visit-lease"
+        and .state == "dispatched") | .history[-1].reason'
+  done
+}
+visit_id=$(lease_reason)
+check "a visit lease lasts the channel's 5 days (--channel-lease)" \
+    grep -q "until $(date -d '+5 days' +%Y-%m-%d)" <<<"$visit_id"
 finish
