@@ -29,7 +29,7 @@ total_cap=0
 even_pids=()
 for i in "${!caps[@]}"; do
   total_cap=$((total_cap + caps[i]))
-  start_worker --channel sms --name "even-$i" --capacity "${caps[i]}" --delay-ms 40 \
+  start_worker --channel sms --name "even-$i" --capacity "${caps[i]}" --delay-ms 100 \
       --heartbeat-ms 500 --outcomes delivered=1 --log "$WORK/even-$i.log"
   even_pids+=("$LAST_WORKER")
 done
