@@ -306,8 +306,13 @@ static void
 s_duties (wob_worker_t *self)
 {
     int64_t now = zclock_mono ();
+    //  Heartbeat at least as often as the broker asks (its welcome), or it
+    //  takes our silence for a lost session
     uint32_t hb = self->config.heartbeat_ms;
-    uint32_t silence = 3 * (self->broker_hb > hb? self->broker_hb: hb);
+    if (self->broker_hb && self->broker_hb < hb)
+        hb = self->broker_hb;
+    uint32_t silence = 3 * (self->broker_hb > self->config.heartbeat_ms?
+                            self->broker_hb: self->config.heartbeat_ms);
     if (now - self->last_heard > silence) {
         zsys_warning ("%s: broker silent for %" PRId64 " ms, reconnecting", self->name,
                       now - self->last_heard);
