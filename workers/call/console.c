@@ -28,8 +28,7 @@
     agent's last report reach the broker first).                           */
 
 #include "call.h"
-#include <arpa/inet.h>
-#include <microhttpd.h>
+#include "wob_httpd.h"
 
 #define S_BODY_MAX (64 * 1024)  //  largest request body accepted
 #ifndef MHD_HTTP_CONTENT_TOO_LARGE
@@ -37,10 +36,8 @@
 #endif
 
 struct _console_t {
-    struct MHD_Daemon *daemon;  //  external polling mode, epoll
+    wob_httpd_t *server;        //  libmicrohttpd, polled in the main loop
     center_t *center;           //  the agents
-    uint16_t port;              //  bound port
-    int fd;                     //  MHD's epoll descriptor, for the main loop
 };
 
 //  One request's upload, accumulated over MHD's calls.
@@ -393,70 +390,22 @@ s_completed (void *cls, struct MHD_Connection *conn, void **state,
     }
 }
 
-static void
-s_log (void *cls, const char *fmt, va_list ap)
-{
-    (void) cls;
-    char line [512];
-    vsnprintf (line, sizeof (line), fmt, ap);
-    size_t len = strlen (line);
-    while (len && line [len - 1] == '\n')
-        line [--len] = 0;
-    zsys_warning ("http: %s", line);
-}
-
 //  --- The server ---------------------------------------------------------------
 
 console_t *
 console_new (center_t *center, const char *listen, char *err)
 {
-    //  HOST:PORT, or just PORT (on 127.0.0.1).
-    char host [64] = "127.0.0.1";
-    const char *colon = strrchr (listen, ':');
-    const char *port_text = colon? colon + 1: listen;
-    if (colon && (colon == listen || (size_t) (colon - listen) >= sizeof (host))) {
-        wob_fail (err, WOB_ERR_INVALID, "--http '%s': expected HOST:PORT, e.g. 127.0.0.1:8080",
-                  listen);
-        return NULL;
-    }
-    if (colon)
-        snprintf (host, sizeof (host), "%.*s", (int) (colon - listen), listen);
-    char *end;
-    long port = strtol (port_text, &end, 10);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
-    if (!*port_text || *end || port < 0 || port > 65535) {
-        wob_fail (err, WOB_ERR_INVALID, "--http '%s': port '%s' is not 0 to 65535", listen,
-                  port_text);
-        return NULL;
-    }
-    if (inet_pton (AF_INET, host, &addr.sin_addr) != 1) {
-        wob_fail (err, WOB_ERR_INVALID, "--http '%s': '%s' is not an IPv4 address", listen, host);
-        return NULL;
-    }
     console_t *self = calloc (1, sizeof (console_t));
-    self->center = center;
-    self->daemon = MHD_start_daemon (MHD_USE_EPOLL | MHD_USE_ERROR_LOG, (uint16_t) port,
-        NULL, NULL, s_handler, self,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
-        MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
-        MHD_OPTION_EXTERNAL_LOGGER, s_log, self,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 60,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 4000,
-        MHD_OPTION_END);
-    if (!self->daemon) {
-        wob_fail (err, WOB_ERR_IO, "--http %s: cannot listen there (in use, or not an address "
-                  "of this machine?)", listen);
-        free (self);
+    if (!self) {
+        wob_fail (err, WOB_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    self->port = info? info->port: (uint16_t) port;
-    info = MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-    self->fd = info? info->epoll_fd: -1;
-    if (self->fd < 0) {
-        wob_fail (err, WOB_ERR_IO, "libmicrohttpd gives no epoll descriptor (built without "
-                  "epoll?)");
-        MHD_stop_daemon (self->daemon);
+    self->center = center;
+    wob_httpd_config_t config = { .listen = listen, .what = "--http", .handler = s_handler,
+                                  .handler_cls = self, .completed = s_completed,
+                                  .completed_cls = self, .timeout_s = 60,
+                                  .connections = 4000 };
+    if (!(self->server = wob_httpd_new (&config, err))) {
         free (self);
         return NULL;
     }
@@ -468,25 +417,12 @@ console_destroy (console_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    MHD_stop_daemon ((*self_p)->daemon);
+    wob_httpd_destroy (&(*self_p)->server);
     free (*self_p);
     *self_p = NULL;
 }
 
-uint16_t console_port (console_t *self) { return self->port; }
-int console_fd (console_t *self) { return self->fd; }
-
-long
-console_timeout (console_t *self, long max_ms)
-{
-    MHD_UNSIGNED_LONG_LONG timeout;
-    if (MHD_get_timeout (self->daemon, &timeout) == MHD_YES && (long long) timeout < max_ms)
-        return (long) timeout;
-    return max_ms;
-}
-
-void
-console_run (console_t *self)
-{
-    MHD_run (self->daemon);
-}
+uint16_t console_port (console_t *self) { return wob_httpd_port (self->server); }
+int console_fd (console_t *self) { return wob_httpd_fd (self->server); }
+long console_timeout (console_t *self, long max_ms) { return wob_httpd_timeout (self->server, max_ms); }
+void console_run (console_t *self) { wob_httpd_run (self->server); }
