@@ -90,6 +90,20 @@ broker_respond (broker_t *self, Wob__Envelope__BodyCase body_case, void *body)
 }
 
 void
+broker_answer (broker_t *self, zframe_t *routing, uint64_t request_id,
+               Wob__Envelope__BodyCase body_case, void *body)
+{
+    s_outbox_add (self, routing, s_wrap (request_id, body_case, body), true);
+}
+
+void
+broker_answer_error (broker_t *self, zframe_t *routing, uint64_t request_id, int code,
+                     const char *message)
+{
+    s_outbox_add (self, routing, wob_msg_new_error (request_id, code, "%s", message), true);
+}
+
+void
 broker_send (broker_t *self, zframe_t *routing, Wob__Envelope__BodyCase body_case, void *body)
 {
     s_outbox_add (self, routing, s_wrap (0, body_case, body), false);
@@ -372,6 +386,7 @@ s_teardown (broker_t *self)
     metrics_destroy (&self->metrics);
     zsock_destroy (&self->router);
     auth_destroy (&self->auth);
+    backup_destroy (&self->backup);     //  waits for a copy in progress
     zlistx_destroy (&self->outbox);
     leases_destroy (&self->leases);
     workers_destroy (&self->workers);
@@ -455,6 +470,7 @@ s_handle (broker_t *self, zmsg_t *msg)
         case WOB__ENVELOPE__BODY_RULES_REQUEST:   admin_rules (self, env->rules_request); break;
         case WOB__ENVELOPE__BODY_CLOCK_SET:       admin_clock (self, env->clock_set); break;
         case WOB__ENVELOPE__BODY_WAVE_CONTROL:    control_wave (self, env->wave_control); break;
+        case WOB__ENVELOPE__BODY_BACKUP_REQUEST:  backup_request (self, env->backup_request); break;
         case WOB__ENVELOPE__BODY_BYE:
             if (worker)
                 workers_bye (self, worker);
@@ -522,6 +538,7 @@ s_turn (broker_t *self)
         zclock_sleep (100);     //  cannot even read: do not spin
         return false;
     }
+    backup_poll (self);         //  a finished copy: its reply joins this turn's
     for (int i = 0; i < BURST; i++) {
         zmsg_t *msg = NULL;
         if (zsock_events (self->router) & ZMQ_POLLIN)

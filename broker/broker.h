@@ -100,6 +100,7 @@ typedef struct {
 
 typedef struct _auth_t auth_t;
 typedef struct _routes_t routes_t;
+typedef struct _backup_t backup_t;
 typedef struct _route_t route_t;
 typedef struct _worker_t worker_t;
 typedef struct _leases_t leases_t;
@@ -121,6 +122,7 @@ struct _broker_t {
     leases_t *leases;           //  dispatched orders
     routes_t *routes;           //  ownership of ranges and regions
     auth_t *auth;               //  CurveZMQ keys and roles, NULL in plain mode
+    backup_t *backup;           //  online backup in progress (backup.c)
     const auth_peer_t *peer;    //  key of the message in hand (NULL: plain)
     zlistx_t *outbox;           //  frames to send after commit
     zframe_t *sender;           //  routing id of the message in hand
@@ -146,6 +148,12 @@ void broker_reply (broker_t *self, Wob__Envelope *reply);
 //  Wraps body (a message of the envelope's oneof, heap, owned from now on)
 //  in an envelope answering the message in hand, and queues it as reply.
 void broker_respond (broker_t *self, Wob__Envelope__BodyCase body_case, void *body);
+//  A reply to an earlier request (its sender and request id), such as a
+//  backup that took a while; error replies likewise.
+void broker_answer (broker_t *self, zframe_t *routing, uint64_t request_id,
+                    Wob__Envelope__BodyCase body_case, void *body);
+void broker_answer_error (broker_t *self, zframe_t *routing, uint64_t request_id, int code,
+                          const char *message);
 //  The same for a message to a worker (dropped if the group fails).
 void broker_send (broker_t *self, zframe_t *routing, Wob__Envelope__BodyCase body_case,
                   void *body);
@@ -399,6 +407,14 @@ const auth_peer_t *auth_peer (auth_t *self, zframe_t *frame);
 //  0 if the peer's role may send this request; else WOB_ERR_REFUSED and err.
 int auth_check (const auth_peer_t *peer, const Wob__Envelope *env, char *err);
 const char *auth_role_name (int role);
+
+//  --- backup.c -----------------------------------------------------------
+//  Starts a copy of the store into msg->path (admin); the reply comes when
+//  it is done.
+void backup_request (broker_t *self, Wob__BackupRequest *msg);
+//  Each turn: answers the requester when the copy has finished.
+void backup_poll (broker_t *self);
+void backup_destroy (backup_t **self_p);
 
 //  --- routes.c -----------------------------------------------------------
 

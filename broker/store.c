@@ -661,6 +661,21 @@ store_stats_put (store_t *self, uint32_t wave_seq, const store_stats_t *stats, c
                   "writing wave counts");
 }
 
+int
+store_copy (store_t *self, const char *path, uint64_t *bytes_p, char *err)
+{
+    *bytes_p = 0;
+    int rc = mdb_env_copy2 (self->env, path, MDB_CP_COMPACT);
+    if (rc)
+        return wob_fail (err, WOB_ERR_STORE, "backup to %s: %s", path, mdb_strerror (rc));
+    char file [4096];
+    snprintf (file, sizeof (file), "%s/data.mdb", path);
+    struct stat st;
+    if (stat (file, &st) == 0)
+        *bytes_p = (uint64_t) st.st_size;
+    return 0;
+}
+
 uint64_t
 store_order_count (store_t *self)
 {

@@ -172,6 +172,12 @@ int store_wave_each (store_t *self, store_wave_fn *fn, void *arg, char *err);
 int store_stats_get (store_t *self, uint32_t wave_seq, store_stats_t *stats, char *err);
 int store_stats_put (store_t *self, uint32_t wave_seq, const store_stats_t *stats, char *err);
 
+//  --- Backup -------------------------------------------------------------
+//  Writes a consistent, compacted copy of the store into directory path
+//  (which must exist and be empty), in its own read transaction: safe from
+//  another thread while the broker writes.  *bytes_p the copy's size.
+int store_copy (store_t *self, const char *path, uint64_t *bytes_p, char *err);
+
 //  --- Information --------------------------------------------------------
 uint64_t store_order_count (store_t *self);
 size_t store_size_bytes (store_t *self);

@@ -438,6 +438,8 @@ s_usage (FILE *out)
         "  report --wave WAVE [--by channel] [--csv]\n"
         "  clock advance DURATION   (broker started with --test-clock)\n"
         "  keygen FILE              a CurveZMQ key pair: FILE (public) and FILE_secret\n"
+        "  backup DIR               the broker copies its store into DIR (admin; restore:\n"
+        "                           start wob-broker --data DIR)\n"
         "exit codes: 0 ok, 1 refused or invalid input, 2 broker unreachable\n"
         "endpoint default: $WOB_ENDPOINT or tcp://127.0.0.1:5570\n"
         "CurveZMQ: $WOB_CURVE_SERVERKEY (the broker's public key) and $WOB_CURVE_CERT\n"
@@ -525,6 +527,9 @@ main (int argc, char *argv [])
     else
     if (streq (command, "clock"))
         rc = ctl_clock (&ctl, sub_argc, sub_argv);
+    else
+    if (streq (command, "backup"))
+        rc = ctl_backup (&ctl, sub_argc, sub_argv);
     else
     if (streq (command, "report"))
         rc = ctl_report (&ctl, sub_argc, sub_argv);

@@ -24,6 +24,8 @@ Wob__Envelope *ctl_request (ctl_t *ctl, Wob__Envelope__BodyCase body_case, void 
 int ctl_suppress (ctl_t *ctl, int argc, char **argv);
 int ctl_rules (ctl_t *ctl, int argc, char **argv);
 int ctl_clock (ctl_t *ctl, int argc, char **argv);
+//  backup DIR: the broker copies its store there (admin)
+int ctl_backup (ctl_t *ctl, int argc, char **argv);
 //  report --wave W (tools/wobctl_report.c)
 int ctl_report (ctl_t *ctl, int argc, char **argv);
 //  pause | resume | cancel WAVE

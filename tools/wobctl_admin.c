@@ -388,6 +388,37 @@ ctl_clock (ctl_t *ctl, int argc, char **argv)
 }
 
 int
+ctl_backup (ctl_t *ctl, int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf (stderr, "usage: wobctl backup DIR   (absolute, on the broker's machine; a "
+                 "new or empty directory)\n");
+        return 1;
+    }
+    Wob__BackupRequest request = WOB__BACKUP_REQUEST__INIT;
+    request.path = argv [1];
+    //  The reply comes when the copy is complete: wait up to an hour
+    if (ctl->timeout_ms < 3600 * 1000)
+        ctl->timeout_ms = 3600 * 1000;
+    int rc;
+    Wob__Envelope *reply = ctl_request (ctl, WOB__ENVELOPE__BODY_BACKUP_REQUEST, &request, &rc);
+    if (!reply)
+        return rc;
+    Wob__BackupReply *done = reply->backup_reply;
+    if (ctl->json) {
+        printf ("{\"path\": ");
+        wob_json_string (stdout, done->path);
+        printf (", \"bytes\": %" PRIu64 ", \"took_ms\": %" PRId64 "}\n", done->bytes,
+                done->took_ms);
+    }
+    else
+        printf ("backup in %s: %.1f MB, %" PRId64 " ms (restore: wob-broker --data %s)\n",
+                done->path, done->bytes / 1048576.0, done->took_ms, done->path);
+    wob_msg_free (&reply);
+    return 0;
+}
+
+int
 ctl_wave_control (ctl_t *ctl, int argc, char **argv)
 {
     Wob__WaveControl control = WOB__WAVE_CONTROL__INIT;
