@@ -66,6 +66,7 @@ typedef struct {
                                 //  back and claim their leases
     size_t max_message;         //  largest frame accepted
     size_t max_chunk_targets;   //  largest submit chunk accepted
+    uint64_t max_wave_targets;  //  most targets in one wave (0: no limit)
     uint32_t dispatch_batch;    //  max leases granted per loop turn
     uint32_t lease_ms;          //  lease for all channels (0 = per channel)
     uint32_t max_attempts;      //  attempts per order (0 = 3)

@@ -89,6 +89,13 @@ intake_begin (broker_t *self, Wob__SubmitBegin *msg)
                       in->id);
         return;
     }
+    uint64_t limit = self->config.max_wave_targets;
+    if (limit && msg->targets > limit) {
+        broker_error (self, WOB__ERROR_CODE__ERR_TOO_BIG, "submit: wave '%s' has %" PRIu64
+                      " targets, over this broker's limit of %" PRIu64 " per wave "
+                      "(--max-wave-targets); split it into waves", in->id, msg->targets, limit);
+        return;
+    }
     if (plan_check (self, in, err)) {
         broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "submit: %s", err);
         return;
@@ -237,6 +244,14 @@ intake_chunk (broker_t *self, Wob__SubmitChunk *msg)
         }
         if (t->row > last)
             last = t->row;
+        //  Backstop for clients that did not say how many they send
+        uint64_t limit = self->config.max_wave_targets;
+        if (limit && t->row > limit) {
+            broker_error (self, WOB__ERROR_CODE__ERR_TOO_BIG, "submit: wave '%s' row %u is "
+                          "past this broker's limit of %" PRIu64 " targets per wave "
+                          "(--max-wave-targets)", w->id, t->row, limit);
+            return;
+        }
         if (s_check_target (t, err)) {
             broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "submit: wave '%s' %s", w->id, err);
             return;

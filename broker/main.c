@@ -19,6 +19,7 @@
             rules = /etc/wob/rules.yaml  # coordination rules (SIGHUP reloads)
             keep_leases = visit          # channels whose leases outlive the session
             channel_lease = visit=5d     # lease length per channel (over lease_ms)
+            max_wave_targets = 20000000  # most targets in one wave (0: no limit)
             http = 127.0.0.1:8080        # read-only dashboard and /metrics (off
                                          # without it; port 0 picks one)
             curve_cert = /etc/wob/broker.cert   # CurveZMQ key pair (and broker.cert_secret)
@@ -62,6 +63,7 @@ s_usage (FILE *out)
         "  --keep-leases LIST     channels whose workers keep their leases when their\n"
         "                         session ends without goodbye, until the leases expire\n"
         "                         or the worker comes back (default visit; \"\" for none)\n"
+        "  --max-wave-targets N   most targets in one wave (default 20,000,000; 0: no limit)\n"
         "  --channel-lease LIST   lease length per channel, over --lease-ms, such as\n"
         "                         visit=5d,call=20m\n"
         "  --test-clock           let 'wobctl clock advance' move the broker's clock (tests only)\n"
@@ -125,6 +127,7 @@ s_load_config (const char *path, broker_config_t *config)
             else if (streq (key, "rules"))             config->rules_path = value;
             else if (streq (key, "keep_leases"))       config->keep_leases = value;
             else if (streq (key, "channel_lease"))     config->channel_leases = value;
+            else if (streq (key, "max_wave_targets"))  config->max_wave_targets = (uint64_t) s_number (option, value);
             else if (streq (key, "http"))              config->http = value;
             else if (streq (key, "curve_cert"))        config->curve_cert = value;
             else if (streq (key, "keys"))              config->keys_path = value;
@@ -146,6 +149,7 @@ main (int argc, char *argv [])
         .endpoint = "tcp://127.0.0.1:5570", .data_dir = "wob-data",
         .heartbeat_ms = 1000, .max_message = WOB_MAX_MESSAGE,
         .max_chunk_targets = 50000, .dispatch_batch = 2000, .restart_grace_ms = 10000,
+        .max_wave_targets = 20000000,
         .keep_leases = "visit"
     };
     const char *port_file = NULL, *http_port_file = NULL;
@@ -167,6 +171,7 @@ main (int argc, char *argv [])
         { "http", required_argument, 0, 'H' }, { "http-port-file", required_argument, 0, 'P' },
         { "curve-cert", required_argument, 0, 'c' }, { "keys", required_argument, 0, 'k' },
         { "plain", no_argument, 0, 'N' }, { "channel-lease", required_argument, 0, 'V' },
+        { "max-wave-targets", required_argument, 0, 'W' },
         { "help", no_argument, 0, '?' }, { 0, 0, 0, 0 }
     };
     int c;
@@ -193,6 +198,7 @@ main (int argc, char *argv [])
             case 'k': config.keys_path = optarg; break;
             case 'N': config.plain = true; break;
             case 'V': config.channel_leases = optarg; break;
+            case 'W': config.max_wave_targets = (uint64_t) s_number ("--max-wave-targets", optarg); break;
             default:
                 s_usage (c == '?' && optopt == 0? stdout: stderr);
                 return c == '?' && optopt == 0? 0: 1;

@@ -185,6 +185,7 @@ wob_client_submit (wob_client_t *self, const wob_submit_opts_t *opts, Wob__Envel
     //  Begin: the broker tells us how many rows it already holds.
     Wob__SubmitBegin begin = WOB__SUBMIT_BEGIN__INIT;
     begin.wave = wave;
+    begin.targets = total;          //  so a wave over the broker's limit is refused now
     Wob__Envelope req = WOB__ENVELOPE__INIT;
     req.body_case = WOB__ENVELOPE__BODY_SUBMIT_BEGIN;
     req.submit_begin = &begin;

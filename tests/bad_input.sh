@@ -92,6 +92,16 @@ rc=0; "$BIN/wob-broker" --plain --data "$WORK/opt-data" --endpoint 'tcp://127.0.
 check "an unknown channel in --keep-leases is refused" \
     bash -c "[ $rc = 1 ] && grep -q \"keep-leases: 'fax' is not a channel\" '$WORK/o2.err'"
 
+# Most targets in one wave: refused before anything is stored.
+kill "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null || true
+start_broker "$WORK/limit-data" "*" --max-wave-targets 100
+"$BIN/wobctl" gen --count 150 --seed 4 --out "$WORK/150.csv"
+make_wave "$WORK/150.yaml" W-150 150.csv
+rc=0; ctl submit "$WORK/150.yaml" >/dev/null 2>"$WORK/150.err" || rc=$?
+check "a wave over --max-wave-targets is refused, naming the limit" \
+    bash -c "[ $rc = 1 ] && grep -q \"has 150 targets, over this broker's limit of 100 per wave\" '$WORK/150.err'"
+check "and nothing of it is stored" bash -c "! '$BIN/wobctl' --endpoint $ENDPOINT status --wave W-150 >/dev/null 2>&1"
+
 # A full store: refuses new work with a clear error, keeps serving, no corruption.
 kill "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null || true
 start_broker "$WORK/small" "*" --map-size 4194304
