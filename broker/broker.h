@@ -409,6 +409,12 @@ const auth_peer_t *auth_peer (auth_t *self, zframe_t *frame);
 int auth_check (const auth_peer_t *peer, const Wob__Envelope *env, char *err);
 const char *auth_role_name (int role);
 
+//  --- verify.c -----------------------------------------------------------
+//  Checks a stopped broker's data directory: every wave's counts against
+//  its orders, leases against dispatched orders; findings go to out.
+//  0 when all is well, else an error (err says how many problems).
+int verify_store (const char *data_dir, FILE *out, char *err);
+
 //  --- backup.c -----------------------------------------------------------
 //  Starts a copy of the store into msg->path (admin); the reply comes when
 //  it is done.

@@ -67,6 +67,8 @@ s_usage (FILE *out)
         "  --channel-lease LIST   lease length per channel, over --lease-ms, such as\n"
         "                         visit=5d,call=20m\n"
         "  --test-clock           let 'wobctl clock advance' move the broker's clock (tests only)\n"
+        "  --verify               check the (stopped broker's) --data directory: counts against\n"
+        "                         orders, leases against dispatched orders; exit 0 if all is well\n"
         "  --http HOST:PORT       serve the read-only dashboard, its JSON API and Prometheus\n"
         "                         /metrics there (default off; port 0 picks a free one,\n"
         "                         logged; docs/DASHBOARD.md)\n"
@@ -153,6 +155,7 @@ main (int argc, char *argv [])
         .keep_leases = "visit"
     };
     const char *port_file = NULL, *http_port_file = NULL;
+    bool verify = false;
     zconfig_t *file_config = NULL;
     for (int i = 1; i < argc - 1; i++)
         if (streq (argv [i], "--config")
@@ -171,7 +174,7 @@ main (int argc, char *argv [])
         { "http", required_argument, 0, 'H' }, { "http-port-file", required_argument, 0, 'P' },
         { "curve-cert", required_argument, 0, 'c' }, { "keys", required_argument, 0, 'k' },
         { "plain", no_argument, 0, 'N' }, { "channel-lease", required_argument, 0, 'V' },
-        { "max-wave-targets", required_argument, 0, 'W' },
+        { "max-wave-targets", required_argument, 0, 'W' }, { "verify", no_argument, 0, 'Y' },
         { "help", no_argument, 0, '?' }, { 0, 0, 0, 0 }
     };
     int c;
@@ -198,6 +201,7 @@ main (int argc, char *argv [])
             case 'k': config.keys_path = optarg; break;
             case 'N': config.plain = true; break;
             case 'V': config.channel_leases = optarg; break;
+            case 'Y': verify = true; break;
             case 'W': config.max_wave_targets = (uint64_t) s_number ("--max-wave-targets", optarg); break;
             default:
                 s_usage (c == '?' && optopt == 0? stdout: stderr);
@@ -208,6 +212,16 @@ main (int argc, char *argv [])
         fprintf (stderr, "wob-broker: unexpected argument '%s'\n", argv [optind]);
         s_usage (stderr);
         return 1;
+    }
+    if (verify) {
+        char err [WOB_ERRLEN];
+        int rc = verify_store (config.data_dir, stdout, err);
+        if (rc)
+            fprintf (stderr, "wob-broker: verify: %s\n", err);
+        else
+            printf ("%s: all counts match their orders, leases match dispatched orders\n",
+                    config.data_dir);
+        return rc? 1: 0;
     }
     if (config.heartbeat_ms == 0)
         config.heartbeat_ms = 1000;

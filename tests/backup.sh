@@ -11,9 +11,11 @@ make_wave "$WORK/a.yaml" W-a a.csv sms
 make_wave "$WORK/b.yaml" W-b b.csv call
 ctl submit "$WORK/a.yaml" >/dev/null
 # Under load: SMS workers dispatching W-a, W-b being submitted
+workers=()
 for i in 1 2 3; do
   start_worker --channel sms --name "sms-$i" --capacity 50 --delay-ms 5 --heartbeat-ms 200 \
       --outcomes delivered=1
+  workers+=("$LAST_WORKER")
 done
 ctl submit --chunk 1000 --progress "$WORK/b.yaml" 2>"$WORK/b.progress" >/dev/null &
 submit_pid=$!
@@ -35,9 +37,10 @@ done_after=$(state_count W-a done)
 echo "# W-a done: $done_before before the backup, $done_after after; W-b rows durable before: $rows_before"
 wait "$submit_pid"
 check "the broker kept working: W-b fully submitted" [ "$(wave_json W-b | jq .rows)" = 60000 ]
+kill "${workers[@]}" 2>/dev/null; wait "${workers[@]}" 2>/dev/null || true
 kill "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null || true
 
-# Restore: a broker on the copy
+# Restore: a broker on the copy (the workers are gone: nothing may change it)
 start_broker "$WORK/copy" "*" --heartbeat-ms 200 --restart-grace-ms 60000
 check "the copy opens as a wob store" [ "$(wave_json W-a | jq .rows)" = 20000 ]
 a_done=$(state_count W-a done)
