@@ -29,6 +29,7 @@
 
 #include "store_private.h"
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <errno.h>
 
 #define STORE_MAGIC "wob-store-2"
@@ -295,7 +296,18 @@ store_commit (store_t *self, char *err)
             s_load_counters (self, txn);
             mdb_txn_abort (txn);
         }
-        return store_priv_fail (self, err, rc, "committing");
+        store_priv_fail (self, err, rc, "committing");
+        //  A write that failed on a full disk shows as an I/O error: say so
+        struct statvfs fs;
+        if (err && statvfs (self->path, &fs) == 0
+        &&  (uint64_t) fs.f_bavail * fs.f_frsize < 64ULL << 20) {
+            size_t len = strlen (err);
+            snprintf (err + len, WOB_ERRLEN - len, " (disk full? %llu KiB free on the data "
+                      "directory's file system; nothing of this was recorded, and work "
+                      "resumes once there is room)",
+                      (unsigned long long) ((uint64_t) fs.f_bavail * fs.f_frsize / 1024));
+        }
+        return WOB_ERR_STORE;
     }
     return 0;
 }
