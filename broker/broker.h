@@ -326,8 +326,6 @@ void workers_seen (broker_t *self, worker_t *worker);
 //  Drops silent workers (their leases go back) and heartbeats the rest.
 int workers_tick (broker_t *self, char *err);
 worker_t *workers_by_name (workers_t *self, const char *name);
-//  Workers of a channel (array valid until the next workers_* call).
-worker_t **workers_of_channel (workers_t *self, uint8_t channel, size_t *count_p);
 void workers_list (broker_t *self, Wob__WorkersQuery *msg);
 //  Recomputes outstanding counts from the lease table, drops unsent batches
 //  (after a failed group).

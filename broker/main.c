@@ -82,6 +82,23 @@ s_usage (FILE *out)
         "                         closed lab); one of --plain or --curve-cert is required\n");
 }
 
+//  Asks the broker for a bound port (command PORT or HTTP_PORT) and writes
+//  it to path, if one was given.
+static void
+s_write_port (zactor_t *broker, const char *command, const char *path)
+{
+    if (!path)
+        return;
+    zstr_send (broker, command);
+    char *port = zstr_recv (broker);
+    FILE *file = fopen (path, "w");
+    if (file) {
+        fprintf (file, "%s\n", port? port: "");
+        fclose (file);
+    }
+    free (port);
+}
+
 static long long
 s_number (const char *option, const char *text)
 {
@@ -240,26 +257,8 @@ main (int argc, char *argv [])
     }
     free (status);
     //  The dashboard's port first: scripts wait for --port-file.
-    if (http_port_file) {
-        zstr_send (broker, "HTTP_PORT");
-        char *port = zstr_recv (broker);
-        FILE *file = fopen (http_port_file, "w");
-        if (file) {
-            fprintf (file, "%s\n", port);
-            fclose (file);
-        }
-        free (port);
-    }
-    if (port_file) {
-        zstr_send (broker, "PORT");
-        char *port = zstr_recv (broker);
-        FILE *file = fopen (port_file, "w");
-        if (file) {
-            fprintf (file, "%s\n", port);
-            fclose (file);
-        }
-        free (port);
-    }
+    s_write_port (broker, "HTTP_PORT", http_port_file);
+    s_write_port (broker, "PORT", port_file);
     //  CZMQ's handler sets zsys_interrupted on SIGINT and SIGTERM; SIGHUP
     //  interrupts the wait too (no SA_RESTART) and asks for a rules reload.
     struct sigaction action = { .sa_handler = s_on_hup };
