@@ -4,6 +4,8 @@
 # (default 1,000,000) submitted and left queued, then
 #   GET /api/waves/W        the dashboard's wave (curl, time_total)
 #   wobctl report --wave W  the whole command: start, connect, ask, print
+#   ... --by region (provinces, and every grid), --by worker, --campaign,
+#   and GET /api/report (the dashboard's region table)
 # and, for comparison, GET /api/waves, /metrics, /api/orders?msisdn=N;
 # first with the orders at rest, then again while 16 simulated workers
 # (8 sms, 8 call, capacity 100 each) work through the queue: HTTP is served between the
@@ -85,6 +87,7 @@ curl_median_max () {
   "$("$bin/wobctl" --endpoint "$endpoint" --json report --wave W-bench | jq -S -c .)" ] \
   || { echo "bench: /api/waves/W-bench and wobctl report disagree" >&2; exit 1; }
 
+grids=$("$bin/wobctl" --endpoint "$endpoint" --json report --wave W-bench --by region --level grid | jq '.by_region | length')
 table () {
   printf '\n%s orders stored in one wave (store %s MB), %s: %s runs each\n\n' \
     "$orders" "$(( $(curl -s "$url/metrics" | awk '$1 == "wob_store_size_bytes" { print $2 }') / 1048576 ))" \
@@ -96,6 +99,16 @@ table () {
   printf '%-44s %10s %10s\n' "wobctl report --wave W-bench --json (process)" "$m" "$w"
   read -r m w < <(median_max "$bin/wobctl" --endpoint "$endpoint" report --wave W-bench)
   printf '%-44s %10s %10s\n' "wobctl report --wave W-bench (table)" "$m" "$w"
+  read -r m w < <(median_max "$bin/wobctl" --endpoint "$endpoint" --json report --wave W-bench --by region)
+  printf '%-44s %10s %10s\n' "wobctl report --by region (provinces)" "$m" "$w"
+  read -r m w < <(median_max "$bin/wobctl" --endpoint "$endpoint" --json report --wave W-bench --by region --level grid)
+  printf '%-44s %10s %10s\n' "wobctl report --by region --level grid ($grids)" "$m" "$w"
+  read -r m w < <(median_max "$bin/wobctl" --endpoint "$endpoint" --json report --campaign C-bench --by segment)
+  printf '%-44s %10s %10s\n' "wobctl report --campaign C --by segment" "$m" "$w"
+  read -r m w < <(median_max "$bin/wobctl" --endpoint "$endpoint" --json report --wave W-bench --by worker)
+  printf '%-44s %10s %10s\n' "wobctl report --by worker" "$m" "$w"
+  read -r m w < <(curl_median_max "$url/api/report?wave=W-bench&by=region&level=2")
+  printf '%-44s %10s %10s\n' "GET /api/report?by=region&level=2" "$m" "$w"
   read -r m w < <(curl_median_max "$url/api/waves")
   printf '%-44s %10s %10s\n' "GET /api/waves" "$m" "$w"
   read -r m w < <(curl_median_max "$url/metrics")

@@ -267,7 +267,10 @@ s_roles_for (int body_case)
         case WOB__ENVELOPE__BODY_SUBMIT_COMMIT:
             return AUTH_CAMPAIGN | AUTH_ADMIN;
         case WOB__ENVELOPE__BODY_WAVE_CONTROL:
-            return AUTH_CAMPAIGN | AUTH_ADMIN;     //  campaign: own waves (control.c)
+        case WOB__ENVELOPE__BODY_OUTCOME_IMPORT:
+            return AUTH_CAMPAIGN | AUTH_ADMIN;     //  campaign: own waves (control.c, reports.c)
+        case WOB__ENVELOPE__BODY_REPORT_QUERY:
+            return AUTH_CAMPAIGN | AUTH_SUPERVISOR | AUTH_ADMIN;
         case WOB__ENVELOPE__BODY_STATUS_QUERY:
             return AUTH_CAMPAIGN | AUTH_WORKER | AUTH_SUPERVISOR | AUTH_ADMIN;
         case WOB__ENVELOPE__BODY_WORKERS_QUERY:

@@ -116,6 +116,7 @@ s_wave_destroy (void **item_p)
     if (wave) {
         wob__wave__free_unpacked (wave->wave, NULL);
         zhashx_destroy (&wave->rule_counts);
+        tally_wave_destroy (wave);
         free (wave);
         *item_p = NULL;
     }
@@ -302,6 +303,7 @@ s_setup (broker_t *self, broker_config_t *config, char *err)
     self->routes = routes_new ();
     self->outbox = zlistx_new ();
     zlistx_set_destructor (self->outbox, s_outbox_item_destroy);
+    self->inflight = zhashx_new ();     //  values are counts, not pointers
     self->rng = (uint64_t) wob_now_ms () ^ ((uint64_t) getpid () << 32) ^ 0x9E3779B97F4A7C15ULL;
     self->now = self->started = wob_now_ms ();
 
@@ -388,6 +390,7 @@ s_teardown (broker_t *self)
     auth_destroy (&self->auth);
     backup_destroy (&self->backup);     //  waits for a copy in progress
     zlistx_destroy (&self->outbox);
+    zhashx_destroy (&self->inflight);
     leases_destroy (&self->leases);
     workers_destroy (&self->workers);
     routes_destroy (&self->routes);
@@ -399,6 +402,90 @@ s_teardown (broker_t *self)
         free (self->channels [c].name);
         free (self->channels [c].heap);
     }
+}
+
+//  --- Requests in flight per client (--max-inflight) ----------------------
+//  A request is in flight from the moment a turn reads it until its reply
+//  leaves at the end of that turn (only a backup answers later, and there
+//  is one at a time), so what a client has in flight is what the current
+//  turn has read from it.  self->inflight counts that by sender (ROUTER
+//  identity, i.e. one connection) and is emptied as each turn starts: it
+//  never holds more keys than one turn reads (BURST), however many clients
+//  come and go, and costs one hash lookup per message.
+//
+//  A request over the limit is not processed: it gets ERR_BUSY at once,
+//  sent straight to the socket rather than through the outbox (it says
+//  nothing about the store, so it need not wait for the commit), and is
+//  logged once in a while, not once per request.  Undecodable messages are
+//  not counted: their decode error is as cheap as a busy one.
+//
+//  Workers: heartbeats, outcome reports and lease extensions from a worker
+//  session answer leases the broker itself granted: at most one report and
+//  one extension per order the worker holds (the worker library batches
+//  them, a hand-written worker may send one per order), and a heartbeat.
+//  Refusing them would only delay the credit they free and bring them back
+//  as resends, so for those the bound is the limit plus twice the worker's
+//  capacity: a worker that keeps to the protocol never reaches it, one
+//  that does not is still bounded.
+
+//  Logs the busy refusals made since the last line, at most every 10 s.
+static void
+s_inflight_log (broker_t *self)
+{
+    if (self->busy_refused && self->now - self->busy_logged_ms >= 10000) {
+        zsys_warning ("refused %" PRIu64 " request%s over --max-inflight %u (busy), the first "
+                      "from %s", self->busy_refused, self->busy_refused > 1? "s": "",
+                      self->config.max_inflight, self->busy_peer);
+        self->busy_refused = 0;
+        self->busy_logged_ms = self->now;
+    }
+}
+
+//  Counts the message in hand against its sender.  Over the limit: answers
+//  ERR_BUSY and returns true (the caller drops the message).
+static bool
+s_inflight_over (broker_t *self, const Wob__Envelope *env, zframe_t *frame)
+{
+    uint32_t limit = self->config.max_inflight;
+    if (!limit)
+        return false;
+    uintptr_t count = (uintptr_t) zhashx_lookup (self->inflight, self->sender_key) + 1;
+    zhashx_update (self->inflight, self->sender_key, (void *) count);
+    if (count <= limit)
+        return false;
+    worker_t *worker = NULL;
+    if (env->body_case == WOB__ENVELOPE__BODY_HEARTBEAT
+    ||  env->body_case == WOB__ENVELOPE__BODY_OUTCOME_REPORT
+    ||  env->body_case == WOB__ENVELOPE__BODY_EXTEND_LEASE)
+        worker = workers_session_peek (self);
+    if (worker && count <= (uintptr_t) limit + 2 * (uintptr_t) worker->capacity)
+        return false;
+    Wob__Envelope *busy = worker?
+        wob_msg_new_error (env->request_id, WOB__ERROR_CODE__ERR_BUSY, "too many requests in "
+                           "flight from worker %s (limit %u plus twice its capacity %u, "
+                           "--max-inflight): retry after the answers", worker->name, limit,
+                           worker->capacity):
+        wob_msg_new_error (env->request_id, WOB__ERROR_CODE__ERR_BUSY, "too many requests in "
+                           "flight from this client (limit %u, --max-inflight): retry after "
+                           "the answers", limit);
+    zframe_t *routing = zframe_dup (self->sender);
+    zframe_t *body = wob_msg_pack (busy);
+    wob_msg_free (&busy);
+    //  A ROUTER never blocks: a peer that does not read its replies loses
+    //  them at the high-water mark, which is its own problem.
+    if (zframe_send (&routing, self->router, ZFRAME_MORE) == 0)
+        zframe_send (&body, self->router, 0);
+    zframe_destroy (&routing);          //  left only if a send failed
+    zframe_destroy (&body);
+    if (!self->busy_refused++) {
+        const auth_peer_t *peer = self->auth? auth_peer (self->auth, frame): NULL;
+        if (peer)
+            snprintf (self->busy_peer, sizeof (self->busy_peer), "key '%s'", peer->name);
+        else
+            snprintf (self->busy_peer, sizeof (self->busy_peer), "peer %.64s", self->sender_key);
+    }
+    s_inflight_log (self);
+    return true;
 }
 
 //  Handles one message from a client or worker.
@@ -433,6 +520,10 @@ s_handle (broker_t *self, zmsg_t *msg)
         return;
     }
     self->request_id = env->request_id;
+    if (s_inflight_over (self, env, frame)) {
+        wob_msg_free (&env);
+        return;
+    }
     if (self->auth) {
         self->peer = auth_peer (self->auth, frame);
         if (auth_check (self->peer, env, err)) {
@@ -471,6 +562,8 @@ s_handle (broker_t *self, zmsg_t *msg)
         case WOB__ENVELOPE__BODY_CLOCK_SET:       admin_clock (self, env->clock_set); break;
         case WOB__ENVELOPE__BODY_WAVE_CONTROL:    control_wave (self, env->wave_control); break;
         case WOB__ENVELOPE__BODY_BACKUP_REQUEST:  backup_request (self, env->backup_request); break;
+        case WOB__ENVELOPE__BODY_REPORT_QUERY:    reports_query (self, env->report_query); break;
+        case WOB__ENVELOPE__BODY_OUTCOME_IMPORT:  reports_import (self, env->outcome_import); break;
         case WOB__ENVELOPE__BODY_BYE:
             if (worker)
                 workers_bye (self, worker);
@@ -539,6 +632,9 @@ s_turn (broker_t *self)
         return false;
     }
     backup_poll (self);         //  a finished copy: its reply joins this turn's
+    //  The last turn's replies have left: nothing is in flight any more
+    if (zhashx_size (self->inflight))
+        zhashx_purge (self->inflight);
     for (int i = 0; i < BURST; i++) {
         zmsg_t *msg = NULL;
         if (zsock_events (self->router) & ZMQ_POLLIN)
@@ -586,7 +682,7 @@ s_turn (broker_t *self)
     }
     if (!*self->group_error)
         workers_flush (self);
-    if (!*self->group_error && s_flush_stats (self, err))
+    if (!*self->group_error && (s_flush_stats (self, err) || tally_flush (self, err)))
         snprintf (self->group_error, sizeof (self->group_error), "%s", err);
     //  The commit is timed for /metrics (wob_commit_seconds).
     bool wrote = store_dirty (self->store);
@@ -604,6 +700,7 @@ s_turn (broker_t *self)
         return false;
     }
     s_outbox_send (self, NULL);
+    s_inflight_log (self);      //  refusals not logged yet
     return more;
 }
 

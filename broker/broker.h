@@ -21,6 +21,8 @@
       coordinate.c merge, absorb, fallback, collaboration across orders
       control.c    pause / resume / cancel, end of a wave's window
       routes.c     who owns which orders: ranges, regions, held orders
+      tally.c      running tallies by channel, region, worker, segment, day
+      reports.c    reports by dimension, imported outcomes and uplift
       admin.c      do-not-disturb list, rules show / reload, test clock
       http.c       the read-only dashboard and /metrics (libmicrohttpd,
                    served between turns, on the actor's thread)
@@ -67,6 +69,8 @@ typedef struct {
     size_t max_message;         //  largest frame accepted
     size_t max_chunk_targets;   //  largest submit chunk accepted
     uint64_t max_wave_targets;  //  most targets in one wave (0: no limit)
+    uint32_t max_inflight;      //  requests one client may have in flight
+                                //  (0: no limit); see s_inflight_over
     uint32_t dispatch_batch;    //  max leases granted per loop turn
     uint32_t lease_ms;          //  lease for all channels (0 = per channel)
     uint32_t max_attempts;      //  attempts per order (0 = 3)
@@ -89,6 +93,8 @@ typedef struct {
     bool may_have_queued [BROKER_MAX_CHANNELS];  //  queue run maybe non-empty
     zhashx_t *rule_counts;      //  "filtered/RULE" etc. -> uint64_t *
     bool counts_dirty;          //  rule_counts changed in this group
+    zhashx_t *tallies;          //  report rows cached by tally.c
+    zlistx_t *tally_dirty;      //  the rows changed in this group
 } wave_t;
 
 typedef struct _workers_t workers_t;
@@ -129,6 +135,11 @@ struct _broker_t {
     zframe_t *sender;           //  routing id of the message in hand
     char sender_key [520];      //  its hex form, a hash key
     uint64_t request_id;        //  request id of the message in hand
+    zhashx_t *inflight;         //  sender_key -> requests read this turn
+                                //  (uintptr_t), emptied as each turn starts
+    uint64_t busy_refused;      //  requests refused as busy, not yet logged
+    int64_t busy_logged_ms;     //  when that was last logged
+    char busy_peer [80];        //  who sent the first of them (for the log)
     rulebook_t *rules;          //  coordination rules in force
     int64_t rules_loaded_ms;    //  when they were loaded
     int64_t clock_offset;       //  test clock: added to the wall clock
@@ -138,6 +149,8 @@ struct _broker_t {
     char group_error [WOB_ERRLEN];  //  why this turn must roll back, or ""
     bool terminated;            //  $TERM received
     int64_t next_tick;          //  next timer / expiry pass
+    char tally_day [16];        //  today, for the day tallies (tally.c)
+    int64_t tally_day_from, tally_day_to;   //  today's bounds (ms)
     http_t *http;               //  dashboard server, or NULL (http.c)
     metrics_t *metrics;         //  counters for /metrics and /api (metrics.c)
 };
@@ -501,5 +514,27 @@ typedef struct {
 } http_asset_t;
 extern const http_asset_t http_assets [];
 extern const size_t http_assets_count;
+
+//  --- tally.c ------------------------------------------------------------
+//  Counts an order's event in its rows of every dimension (lifecycle.c):
+//  created (from 0) or entering state `to`, first contact, an outcome.
+void tally_state (broker_t *self, Wob__Order *order, int from, int to);
+void tally_contact (broker_t *self, Wob__Order *order);
+void tally_outcome (broker_t *self, Wob__Order *order, int outcome);
+//  Adds delta to an imported outcome (group WOB_GROUP_*, label slot).
+void tally_imported (broker_t *self, Wob__Order *order, int group, int label, int delta);
+//  Writes the rows changed in this turn (before the commit).
+int tally_flush (broker_t *self, char *err);
+//  Frees a wave's cached rows.
+void tally_wave_destroy (wave_t *wave);
+
+//  --- reports.c ----------------------------------------------------------
+//  The report a query asks for (*report_p heap), or an error code with err:
+//  sums of the stored tallies (flushed: between turns, or after
+//  tally_flush), no order read.  reports_query answers the request.
+int reports_build (broker_t *self, Wob__ReportQuery *msg, Wob__Report **report_p, char *err);
+void reports_query (broker_t *self, Wob__ReportQuery *msg);
+//  outcome import: later outcomes per customer (validated whole first).
+void reports_import (broker_t *self, Wob__OutcomeImport *msg);
 
 #endif

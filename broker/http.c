@@ -6,6 +6,8 @@
       GET /api/waves            every wave: state, counts, progress, report
       GET /api/waves/ID         one wave (its "report" is `wobctl report
                                 --wave ID --json`, from lib/report.c)
+      GET /api/report?wave=W|campaign=C&by=D&level=N&under=PATH
+                                as `wobctl report ... --json` (reports.c)
       GET /api/workers          as `wobctl workers --json`: workers, held
       GET /api/orders/ID        as `wobctl status ID --json`
       GET /api/orders?msisdn=N  as `wobctl status --msisdn N --json`
@@ -22,8 +24,8 @@
     polling mode with epoll gives one descriptor that broker_actor polls
     next to its sockets, and http_run serves what is ready between two
     turns of the loop, never inside one: handlers read the in-memory state
-    with no locks, and the two that need the store (an order, the orders of
-    a number) open a short read-only LMDB transaction of their own
+    with no locks, and those that need the store (an order, the orders of
+    a number, report tallies) open a short read-only LMDB transaction of their own
     (store_read_begin), which is allowed exactly because no write
     transaction is open then.  Every answer comes from running aggregates
     or one key lookup, never from a scan of a wave's orders: /api/waves/ID
@@ -130,6 +132,23 @@ s_channel_orders (const store_stats_t *st, int c)
     return orders;
 }
 
+//  A report as `wobctl report --json` prints it (the caller holds a read
+//  transaction: the tallies come from the store).
+static int
+s_report_json (broker_t *self, FILE *out, Wob__ReportQuery *query, char *err)
+{
+    Wob__Report *msg;
+    int rc = reports_build (self, query, &msg, err);
+    if (rc)
+        return rc;
+    wob_report_t report;
+    wob_report_from_msg (&report, msg);
+    wob_report_json (out, &report);
+    wob_report_clear (&report);
+    wob__report__free_unpacked (msg, NULL);
+    return 0;
+}
+
 //  One wave: what `wobctl status --wave` says (same keys), the progress the
 //  page draws, the per-channel counts and the report of lib/report.c.
 static void
@@ -185,17 +204,15 @@ s_wave_json (broker_t *self, wave_t *wave, FILE *out)
              n [WOB__STATE__STATE_FILTERED] + n [WOB__STATE__STATE_MERGED]
              + n [WOB__STATE__STATE_CONTROL]);
     //  Per channel, as the status reply's ChannelStatus (slot 0: unrouted).
-    wob_report_row_t rows [BROKER_MAX_CHANNELS], report_total;
-    size_t n_rows = 0;
-    wob_report_total_init (&report_total);
     uint64_t contacted = 0;
+    size_t n_rows = 0;
     fprintf (out, ", \"channels\": [");
     for (int c = 0; c < BROKER_MAX_CHANNELS; c++) {
         contacted += st->contacted [c];
         if (!s_channel_orders (st, c))
             continue;
         const char *name = c? store_channel_name (self->store, (uint8_t) c): "";
-        fprintf (out, "%s{\"channel\": ", n_rows? ", ": "");
+        fprintf (out, "%s{\"channel\": ", n_rows++? ", ": "");
         wob_json_string (out, name);
         fprintf (out, ", \"contacted\": %" PRIu64, st->contacted [c]);
         s_counts (out, "by_state", st->channel_state [c], WOB__STATE__STATE_CONTROL,
@@ -203,13 +220,13 @@ s_wave_json (broker_t *self, wave_t *wave, FILE *out)
         s_counts (out, "by_outcome", st->channel_outcome [c], WOB__OUTCOME__OUTCOME_UNDELIVERED,
                   wob_outcome_name);
         fprintf (out, "}");
-        wob_report_row_counts (&rows [n_rows], name, st->channel_state [c],
-                               st->channel_outcome [c], st->contacted [c]);
-        wob_report_total_add (&report_total, &rows [n_rows]);
-        n_rows++;
     }
     fprintf (out, "], \"contacted\": %" PRIu64 ", \"report\": ", contacted);
-    wob_report_json (out, w->id, w->campaign, rows, n_rows, &report_total);
+    Wob__ReportQuery query = WOB__REPORT_QUERY__INIT;
+    query.wave = w->id;
+    char err [WOB_ERRLEN];
+    if (s_report_json (self, out, &query, err))
+        wob_json_string (out, err);
     fprintf (out, "}");
 }
 
@@ -234,7 +251,11 @@ s_api_waves (http_t *self, struct MHD_Connection *conn, const char *id)
         body_t body;
         if (!s_open (&body))
             return MHD_NO;
+        char err [WOB_ERRLEN];
+        bool reading = store_read_begin (broker->store, err) == 0;
         s_wave_json (broker, wave, body.out);
+        if (reading)
+            store_read_end (broker->store);
         fputc ('\n', body.out);
         return s_reply (conn, MHD_HTTP_OK, S_JSON, &body);
     }
@@ -252,10 +273,14 @@ s_api_waves (http_t *self, struct MHD_Connection *conn, const char *id)
         waves [i++] = wave;
     qsort (waves, i, sizeof (wave_t *), s_by_seq_desc);
     fprintf (body.out, "{\"now_ms\": %" PRId64 ", \"waves\": [", broker->now);
+    char err [WOB_ERRLEN];
+    bool reading = store_read_begin (broker->store, err) == 0;
     for (size_t j = 0; j < i; j++) {
         fprintf (body.out, "%s", j? ",\n  ": "");
         s_wave_json (broker, waves [j], body.out);
     }
+    if (reading)
+        store_read_end (broker->store);
     fprintf (body.out, "]}\n");
     free (waves);
     return s_reply (conn, MHD_HTTP_OK, S_JSON, &body);
@@ -439,6 +464,51 @@ s_api_orders (http_t *self, struct MHD_Connection *conn, const char *id_text)
     return s_reply (conn, MHD_HTTP_OK, S_JSON, &body);
 }
 
+//  --- Reports -----------------------------------------------------------------
+
+//  GET /api/report?wave=W|campaign=C&by=D&level=N&under=PATH: `wobctl
+//  report --json` with the same arguments.
+static enum MHD_Result
+s_api_report (http_t *self, struct MHD_Connection *conn)
+{
+    Wob__ReportQuery query = WOB__REPORT_QUERY__INIT;
+    const char *names [] = { "wave", "campaign", "by", "under" };
+    char **fields [] = { &query.wave, &query.campaign, &query.by, &query.under };
+    for (size_t i = 0; i < 4; i++) {
+        const char *value = MHD_lookup_connection_value (conn, MHD_GET_ARGUMENT_KIND, names [i]);
+        if (value && strlen (value) > 200)
+            return s_error (conn, MHD_HTTP_BAD_REQUEST, "a query parameter is longer than "
+                            "200 bytes");
+        if (value)
+            *fields [i] = (char *) value;
+    }
+    const char *level = MHD_lookup_connection_value (conn, MHD_GET_ARGUMENT_KIND, "level");
+    if (level) {
+        char *end;
+        unsigned long n = strtoul (level, &end, 10);
+        if (!*level || *end || n > 4)
+            return s_error (conn, MHD_HTTP_BAD_REQUEST, "level is 1 (province) to 4 (grid)");
+        query.level = (uint32_t) n;
+    }
+    body_t body;
+    if (!s_open (&body))
+        return MHD_NO;
+    char err [WOB_ERRLEN];
+    int rc = store_read_begin (self->broker->store, err);
+    if (!rc)
+        rc = s_report_json (self->broker, body.out, &query, err);
+    store_read_end (self->broker->store);
+    if (rc) {
+        fclose (body.out);
+        free (body.text);
+        return s_error (conn, rc == WOB_ERR_NOT_FOUND? MHD_HTTP_NOT_FOUND:
+                        rc == WOB_ERR_INVALID? MHD_HTTP_BAD_REQUEST:
+                        MHD_HTTP_INTERNAL_SERVER_ERROR, err);
+    }
+    fputc ('\n', body.out);
+    return s_reply (conn, MHD_HTTP_OK, S_JSON, &body);
+}
+
 //  --- Routing -------------------------------------------------------------------
 
 static enum MHD_Result
@@ -457,6 +527,8 @@ s_route (http_t *self, struct MHD_Connection *conn, const char *url, const char 
         return s_api_waves (self, conn, url + 11);
     if (streq (url, "/api/workers"))
         return s_api_workers (self, conn);
+    if (streq (url, "/api/report"))
+        return s_api_report (self, conn);
     if (streq (url, "/api/orders"))
         return s_api_orders (self, conn, NULL);
     if (strncmp (url, "/api/orders/", 12) == 0)
@@ -483,7 +555,7 @@ s_route (http_t *self, struct MHD_Connection *conn, const char *url, const char 
     if (streq (url, "/favicon.ico"))
         return s_send (conn, MHD_HTTP_NO_CONTENT, "image/x-icon", NULL, 0,
                        MHD_RESPMEM_PERSISTENT);
-    snprintf (message, sizeof (message), "no such path: %.150s (see /api/waves, /api/workers, "
+    snprintf (message, sizeof (message), "no such path: %.120s (see /api/waves, /api/report, /api/workers, "
               "/api/orders, /api/throughput, /metrics)", url);
     return s_error (conn, MHD_HTTP_NOT_FOUND, message);
 }

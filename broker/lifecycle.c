@@ -168,6 +168,7 @@ s_count (broker_t *self, Wob__Order *order, int from, int to)
         st->channel_state [c][to]++;
     }
     wave->stats_dirty = true;
+    tally_state (self, order, from, to);
 }
 
 //  An order about to enter the queue is placed on its owner's route, or
@@ -254,6 +255,7 @@ lifecycle_count_outcome (broker_t *self, Wob__Order *order, int outcome)
         wave->stats.by_outcome [outcome]++;
         wave->stats.channel_outcome [s_slot (self, order)][outcome]++;
         wave->stats_dirty = true;
+        tally_outcome (self, order, outcome);
     }
 }
 
@@ -264,6 +266,7 @@ lifecycle_count_contact (broker_t *self, Wob__Order *order)
     if (wave) {
         wave->stats.contacted [s_slot (self, order)]++;
         wave->stats_dirty = true;
+        tally_contact (self, order);
     }
 }
 

@@ -20,6 +20,8 @@
             keep_leases = visit          # channels whose leases outlive the session
             channel_lease = visit=5d     # lease length per channel (over lease_ms)
             max_wave_targets = 20000000  # most targets in one wave (0: no limit)
+            max_inflight = 1000          # requests one client may have in flight;
+                                         # over it: "busy" errors (0: no limit)
             http = 127.0.0.1:8080        # read-only dashboard and /metrics (off
                                          # without it; port 0 picks one)
             curve_cert = /etc/wob/broker.cert   # CurveZMQ key pair (and broker.cert_secret)
@@ -64,6 +66,9 @@ s_usage (FILE *out)
         "                         session ends without goodbye, until the leases expire\n"
         "                         or the worker comes back (default visit; \"\" for none)\n"
         "  --max-wave-targets N   most targets in one wave (default 20,000,000; 0: no limit)\n"
+        "  --max-inflight N       requests one client connection may have in flight (read,\n"
+        "                         not yet answered); more are refused at once as busy\n"
+        "                         (default 1000; 0: no limit; else at least 8)\n"
         "  --channel-lease LIST   lease length per channel, over --lease-ms, such as\n"
         "                         visit=5d,call=20m\n"
         "  --test-clock           let 'wobctl clock advance' move the broker's clock (tests only)\n"
@@ -111,6 +116,31 @@ s_number (const char *option, const char *text)
     return value;
 }
 
+//  --max-inflight: requests one client connection may have in flight.  The
+//  default, 1000, is far above what well-behaved clients ever have: wobctl
+//  one request at a time, the client library's submission a begin or 4
+//  chunks, workers a hello plus their heartbeats, reports and extensions
+//  (which have an allowance of their own on top, see s_inflight_over in
+//  broker.c), an integration pipelining status look-ups a few hundred.  It
+//  is also a quarter of what the broker reads in one turn (4096 messages),
+//  so one client cannot fill a turn with work while others wait: beyond it
+//  each request costs a decode and a short error.  Below MIN_INFLIGHT the
+//  client library's own pipelined submission would be refused.
+#define MIN_INFLIGHT 8
+
+static uint32_t
+s_inflight (const char *option, const char *text)
+{
+    long long value = s_number (option, text);
+    if (value > UINT32_MAX || (value > 0 && value < MIN_INFLIGHT)) {
+        fprintf (stderr, "wob-broker: %s %s: expected 0 (no limit) or %d..%u (the client "
+                 "library keeps 4 chunks in flight when it submits a wave)\n",
+                 option, text, MIN_INFLIGHT, UINT32_MAX);
+        exit (1);
+    }
+    return (uint32_t) value;
+}
+
 //  Applies a ZPL config file; unknown keys are errors.  Returns the loaded
 //  tree (config strings point into it) or NULL after printing why.
 static zconfig_t *
@@ -147,6 +177,7 @@ s_load_config (const char *path, broker_config_t *config)
             else if (streq (key, "keep_leases"))       config->keep_leases = value;
             else if (streq (key, "channel_lease"))     config->channel_leases = value;
             else if (streq (key, "max_wave_targets"))  config->max_wave_targets = (uint64_t) s_number (option, value);
+            else if (streq (key, "max_inflight"))      config->max_inflight = s_inflight (option, value);
             else if (streq (key, "http"))              config->http = value;
             else if (streq (key, "curve_cert"))        config->curve_cert = value;
             else if (streq (key, "keys"))              config->keys_path = value;
@@ -169,6 +200,7 @@ main (int argc, char *argv [])
         .heartbeat_ms = 1000, .max_message = WOB_MAX_MESSAGE,
         .max_chunk_targets = 50000, .dispatch_batch = 2000, .restart_grace_ms = 10000,
         .max_wave_targets = 20000000,
+        .max_inflight = 1000,
         .keep_leases = "visit"
     };
     const char *port_file = NULL, *http_port_file = NULL;
@@ -192,6 +224,7 @@ main (int argc, char *argv [])
         { "curve-cert", required_argument, 0, 'c' }, { "keys", required_argument, 0, 'k' },
         { "plain", no_argument, 0, 'N' }, { "channel-lease", required_argument, 0, 'V' },
         { "max-wave-targets", required_argument, 0, 'W' }, { "verify", no_argument, 0, 'Y' },
+        { "max-inflight", required_argument, 0, 'I' },
         { "help", no_argument, 0, '?' }, { 0, 0, 0, 0 }
     };
     int c;
@@ -220,6 +253,7 @@ main (int argc, char *argv [])
             case 'V': config.channel_leases = optarg; break;
             case 'Y': verify = true; break;
             case 'W': config.max_wave_targets = (uint64_t) s_number ("--max-wave-targets", optarg); break;
+            case 'I': config.max_inflight = s_inflight ("--max-inflight", optarg); break;
             default:
                 s_usage (c == '?' && optopt == 0? stdout: stderr);
                 return c == '?' && optopt == 0? 0: 1;

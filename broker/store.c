@@ -5,7 +5,7 @@
     lifetimes and transaction rules stop at this file.
 
     Layout (one environment, named databases):
-      meta      "magic" = "wob-store-2", "next_order", "next_wave", "next_route"
+      meta      "magic" = "wob-store-3", "next_order", "next_wave", "next_route"
       channels  channel name -> 1-byte id
       waves     wave id -> Wave (protobuf)
       stats     wave seq (u32 BE) -> store_stats_t
@@ -23,6 +23,8 @@
       contacts  number + NUL + at ms (u64 BE) + order id -> channel name
       wave_msisdn  wave seq (u32 BE) + number -> order id
       rule_counts  wave seq (u32 BE) + rule name -> u64
+      tallies   wave seq (u32 BE) + dimension (u8) + value -> wob_tally_t
+      imported  wave seq (u32 BE) + number -> store_imported_t
 
     Big-endian keys make LMDB's byte order the numeric order, so "head of a
     queue" and "timers due by now" are one cursor positioning each.        */
@@ -32,7 +34,7 @@
 #include <sys/statvfs.h>
 #include <errno.h>
 
-#define STORE_MAGIC "wob-store-2"
+#define STORE_MAGIC "wob-store-3"
 #define STORE_MAGIC_PREFIX "wob-store-"
 
 
@@ -107,7 +109,8 @@ s_open_dbs (store_t *self, char *err)
         { "timers", &self->timers, 0 }, { "leases", &self->leases, 0 },
         { "suppress", &self->suppress, 0 }, { "contacts", &self->contacts, 0 },
         { "wave_msisdn", &self->wave_msisdn, 0 }, { "rule_counts", &self->rule_counts, 0 },
-        { "held", &self->held, 0 }, { "routes", &self->routes, 0 }
+        { "held", &self->held, 0 }, { "routes", &self->routes, 0 },
+        { "tallies", &self->tallies, 0 }, { "imported", &self->imported, 0 }
     };
     //  A store that has data but no magic is someone else's LMDB.
     MDB_dbi main_dbi;

@@ -10,6 +10,7 @@
 #define STORE_H_INCLUDED
 
 #include "wob.h"
+#include "wob_report.h"
 
 typedef struct _store_t store_t;
 
@@ -171,6 +172,31 @@ typedef int (store_wave_fn) (void *arg, Wob__Wave *wave);   //  fn owns wave
 int store_wave_each (store_t *self, store_wave_fn *fn, void *arg, char *err);
 int store_stats_get (store_t *self, uint32_t wave_seq, store_stats_t *stats, char *err);
 int store_stats_put (store_t *self, uint32_t wave_seq, const store_stats_t *stats, char *err);
+
+//  --- Tallies by dimension (tally.c) -------------------------------------
+//  A row of a wave's tallies: dimension is one byte ('c' channel, 'r'
+//  region, 'w' worker, 's' segment, 'd' day), value its text.  Absent
+//  rows read as zero.
+int store_tally_get (store_t *self, uint32_t wave_seq, char dimension, const char *value,
+                     wob_tally_t *tally, char *err);
+int store_tally_put (store_t *self, uint32_t wave_seq, char dimension, const char *value,
+                     const wob_tally_t *tally, char *err);
+typedef int (store_tally_fn) (void *arg, const char *value, const wob_tally_t *tally);
+//  Calls fn for every row of the wave's dimension, in value order.
+int store_tally_each (store_t *self, uint32_t wave_seq, char dimension, store_tally_fn *fn,
+                      void *arg, char *err);
+
+//  An imported outcome of one customer of a wave (the last one imported).
+typedef struct {
+    uint64_t order_id;          //  the order its tallies were counted under
+    uint8_t group;              //  WOB_GROUP_*
+    uint8_t label;              //  slot in the wave's outcome_labels
+} store_imported_t;
+//  0, WOB_ERR_NOT_FOUND when the customer has none yet, or an error.
+int store_imported_get (store_t *self, uint32_t wave_seq, const char *msisdn,
+                        store_imported_t *imported, char *err);
+int store_imported_put (store_t *self, uint32_t wave_seq, const char *msisdn,
+                        const store_imported_t *imported, char *err);
 
 //  --- Backup -------------------------------------------------------------
 //  Writes a consistent, compacted copy of the store into directory path

@@ -1,4 +1,4 @@
-/*  store_private.h - what store.c and store_index.c share and nobody else
+/*  store_private.h - what store.c, store_index.c and store_tally.c share and nobody else
     sees: the LMDB handles and the key / put helpers.                     */
 
 #ifndef STORE_PRIVATE_H_INCLUDED
@@ -15,6 +15,7 @@ struct _store_t {
     MDB_dbi meta, channels, waves, stats, orders, history;
     MDB_dbi msisdn, wave_ord, queue, timers, leases;
     MDB_dbi suppress, contacts, wave_msisdn, rule_counts, held, routes;
+    MDB_dbi tallies, imported;
     uint64_t next_order;        //  next order id to hand out
     uint32_t next_wave;         //  next wave seq to hand out
     bool counters_dirty;        //  next_* changed in this transaction

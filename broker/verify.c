@@ -2,7 +2,8 @@
 
     Recounts every wave's orders from the orders themselves and compares
     with the running counts the broker keeps (what status and reports
-    show), and checks that the lease table and the dispatched orders agree.
+    show, including the report tallies by channel, region, segment and
+    day), and checks that the lease table and the dispatched orders agree.
     For operators after an incident, and for the crash tests: after a kill
     at any point, what is on disk must add up.  Read only; run it on a
     stopped broker's directory (or a backup).                            */
@@ -22,6 +23,46 @@ s_lease (void *arg, uint64_t id)
 {
     zhashx_insert (((s_verify_t *) arg)->leases, WOB_ID_KEY (id), (void *) 1);
     return 0;
+}
+
+static int
+s_sum_tally (void *arg, const char *value, const wob_tally_t *tally)
+{
+    (void) value;
+    wob_tally_add ((wob_tally_t *) arg, tally);
+    return 0;
+}
+
+//  The report tallies of every dimension that counts every event must add
+//  up to the orders: created = orders, and orders that entered a final
+//  state = orders in it now (a final state is never left).
+static int
+s_tallies (s_verify_t *self, Wob__Wave *wave, uint64_t orders, const uint64_t *counted)
+{
+    const char dimensions [] = { 'c', 'r', 's', 'd' };
+    const char *names [] = { "channel", "region", "segment", "day" };
+    int mismatches = 0;
+    for (size_t d = 0; d < sizeof (dimensions); d++) {
+        wob_tally_t sum;
+        memset (&sum, 0, sizeof (sum));
+        int rc = store_tally_each (self->store, wave->seq, dimensions [d], s_sum_tally, &sum,
+                                   self->err);
+        if (rc)
+            return -1;
+        if (sum.created != orders) {
+            fprintf (self->out, "wave %s: report by %s: %" PRIu64 " orders created, the "
+                     "orders say %" PRIu64 "\n", wave->id, names [d], sum.created, orders);
+            mismatches++;
+        }
+        for (int state = 1; state < 16; state++)
+            if (lifecycle_is_final (state) && sum.entered [state] != counted [state]) {
+                fprintf (self->out, "wave %s: report by %s: %" PRIu64 " orders %s, the orders "
+                         "say %" PRIu64 "\n", wave->id, names [d], sum.entered [state],
+                         wob_state_name (state), counted [state]);
+                mismatches++;
+            }
+    }
+    return mismatches;
 }
 
 static int
@@ -63,6 +104,12 @@ s_wave (void *arg, Wob__Wave *wave)
                      counted [state]);
             mismatches++;
         }
+    int tallies = s_tallies (self, wave, orders, counted);
+    if (tallies < 0) {
+        wob__wave__free_unpacked (wave, NULL);
+        return WOB_ERR_STORE;
+    }
+    mismatches += tallies;
     fprintf (self->out, "wave %s: %" PRIu64 " orders, %s\n", wave->id, orders,
              mismatches? "counts DIFFER": "counts match");
     self->problems += mismatches;

@@ -96,7 +96,14 @@ s_wait (wob_client_t *self, uint64_t id, int timeout_ms, int *rc, char *err)
             continue;
         }
         if (reply->body_case == WOB__ENVELOPE__BODY_ERROR) {
-            *rc = wob_fail (err, WOB_ERR_REFUSED, "%s", reply->error->message);
+            //  Busy (--max-inflight) is about load, not about the request:
+            //  say so, so that a caller knows the same request may succeed
+            //  later.  This library waits for its answers (a submission
+            //  keeps 4 chunks in flight), so it meets busy only when many
+            //  requests timed out while the broker was stalled
+            *rc = wob_fail (err, WOB_ERR_REFUSED, "%s%s",
+                            reply->error->code == WOB__ERROR_CODE__ERR_BUSY? "broker busy: ": "",
+                            reply->error->message);
             wob_msg_free (&reply);
             return NULL;
         }
@@ -202,6 +209,8 @@ wob_client_submit (wob_client_t *self, const wob_submit_opts_t *opts, Wob__Envel
         rc = WOB_ERR_INVALID;
         goto done;
     }
+    //  The window stays well below the broker's smallest --max-inflight (8),
+    //  so a submission is never refused as busy.
     enum { WINDOW = 4 };
     uint64_t in_flight [WINDOW];
     size_t n_flight = 0;

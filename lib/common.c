@@ -49,7 +49,8 @@ static const char *s_wave_states [] = {
 };
 static const char *s_errcodes [] = {
     "ok", "version", "decode", "unknown-command", "too-big", "invalid",
-    "not-found", "conflict", "not-holder", "store", "session", "exists"
+    "not-found", "conflict", "not-holder", "store", "session", "exists",
+    "forbidden", "busy"
 };
 
 #define S_COUNT(a) ((int) (sizeof (a) / sizeof ((a) [0])))

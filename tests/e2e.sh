@@ -52,7 +52,7 @@ check "report: every order contacted once" [ "$(jq .total.contacted <<<"$report"
 check "report: accepted equals the outcomes counted" \
     [ "$(jq .total.accepted <<<"$report")" = "$(wave_json W-e2e | jq .by_outcome.accepted)" ]
 check "report: per channel orders equal the submit summary" \
-    [ "$(jq -c '[.by_channel[] | {(.channel): .orders}] | add' <<<"$report")" = "$(jq -c '.by_channel' <<<"$summary")" ]
+    [ "$(jq -S -c '[.by_channel[] | {(.channel): .orders}] | add' <<<"$report")" = "$(jq -S -c '.by_channel' <<<"$summary")" ]
 check "report: conversion per contact is accepted / contacted" \
     jq -e '.by_channel[] | select(.channel == "call") | (.conversion_per_contact - (.accepted / .contacted) | fabs) < 0.0001' <<<"$report" >/dev/null
 check "report --csv has a header and one row per channel plus total" \

@@ -101,6 +101,12 @@ echo
 echo "== results by channel"
 "$bin/wobctl" report --wave "$wave"
 echo
+echo "== results by province (wobctl report --by region; --level city|district|grid drills down)"
+"$bin/wobctl" report --wave "$wave" --by region
+echo
+echo "== results by worker"
+"$bin/wobctl" report --wave "$wave" --by worker
+echo
 echo "== workers"
 "$bin/wobctl" workers
 echo

@@ -435,7 +435,9 @@ s_usage (FILE *out)
         "  suppress list [MSISDN]\n"
         "  rules show | rules reload\n"
         "  pause WAVE | resume WAVE | cancel WAVE [--recall]\n"
-        "  report --wave WAVE [--by channel] [--csv]\n"
+        "  report --wave WAVE | --campaign CAMPAIGN [--by channel|region|worker|segment|day]\n"
+        "         [--level province|city|district|grid] [--under REGION] [--csv]\n"
+        "  outcome import --wave WAVE FILE.csv   later outcomes (msisdn,outcome) for uplift\n"
         "  clock advance DURATION   (broker started with --test-clock)\n"
         "  keygen FILE              a CurveZMQ key pair: FILE (public) and FILE_secret\n"
         "  backup DIR               the broker copies its store into DIR (admin; restore:\n"
@@ -533,6 +535,9 @@ main (int argc, char *argv [])
     else
     if (streq (command, "report"))
         rc = ctl_report (&ctl, sub_argc, sub_argv);
+    else
+    if (streq (command, "outcome"))
+        rc = ctl_outcome (&ctl, sub_argc, sub_argv);
     else
     if (streq (command, "pause") || streq (command, "resume") || streq (command, "cancel"))
         rc = ctl_wave_control (&ctl, sub_argc, sub_argv);

@@ -26,8 +26,10 @@ int ctl_rules (ctl_t *ctl, int argc, char **argv);
 int ctl_clock (ctl_t *ctl, int argc, char **argv);
 //  backup DIR: the broker copies its store there (admin)
 int ctl_backup (ctl_t *ctl, int argc, char **argv);
-//  report --wave W (tools/wobctl_report.c)
+//  report --wave W | --campaign C [--by D] (tools/wobctl_report.c)
 int ctl_report (ctl_t *ctl, int argc, char **argv);
+//  outcome import --wave W FILE.csv (tools/wobctl_report.c)
+int ctl_outcome (ctl_t *ctl, int argc, char **argv);
 //  pause | resume | cancel WAVE
 int ctl_wave_control (ctl_t *ctl, int argc, char **argv);
 

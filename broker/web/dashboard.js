@@ -1,5 +1,5 @@
 /* wob dashboard: reads the broker's read-only JSON API every few seconds
-   and draws waves, throughput, workers and order lookups.  Plain DOM, no
+   and draws waves, regions, throughput, workers and order lookups.  Plain DOM, no
    libraries, no external resources; text goes in with textContent only. */
 'use strict';
 
@@ -198,6 +198,108 @@ function drawWorkers(data) {
   $('held').replaceChildren(...held);
 }
 
+/* --- Regions ------------------------------------------------------------
+   The region table of one wave: provinces first; a click on a region
+   shows the level below it (city, district, grid), the path above the
+   table goes back up.  Numbers from /api/report (`wobctl report --by
+   region --level L --under PATH`). */
+
+const LEVELS = ['province', 'city', 'district', 'grid'];
+const region = { wave: '', under: '' };
+
+function regionLevel() {
+  return region.under ? region.under.split('/').length + 1 : 1;
+}
+
+function drawRegionPath() {
+  const parts = region.under ? region.under.split('/') : [];
+  const path = [el('a', { href: '#', 'data-under': '', text: 'all provinces' })];
+  parts.forEach((part, i) => {
+    path.push(' / ');
+    path.push(el('a', { href: '#', 'data-under': parts.slice(0, i + 1).join('/'), text: part }));
+  });
+  path.push(el('span', { class: 'muted', text: ` · by ${LEVELS[regionLevel() - 1]}` }));
+  $('region-path').replaceChildren(...path);
+}
+
+function drawRegions(report) {
+  const labels = report.labels || [];
+  const head = ['region', 'orders', 'control', 'contacted', 'reached', 'accepted', 'interested',
+                'contact', 'success', 'conv/contact', ...labels.map((l) => l + ' uplift')];
+  $('regions').tHead.rows[0].replaceChildren(
+    ...head.map((h, i) => el('th', { class: i ? 'num' : '', text: h })));
+  const level = regionLevel();
+  const line = (r, total) => {
+    const name = total ? el('b', { text: 'total' })
+      : level < 4 && r.region !== '(none)'
+        ? el('a', { href: '#', 'data-under': r.region, text: r.region.split('/').pop() })
+        : r.region.split('/').pop();
+    const uplift = labels.map((l) => {
+      const u = (r.uplift || []).find((x) => x.outcome === l);
+      return el('td', { class: 'num', 'data-field': 'uplift.' + l,
+                        text: u && u.contacted && u.control ? (u.uplift * 100).toFixed(1) + 'pp' : '-' });
+    });
+    return el('tr', total ? { class: 'total' } : { 'data-region': r.region },
+      el('td', {}, name),
+      el('td', { class: 'num', 'data-field': 'orders', text: fmt(r.orders) }),
+      el('td', { class: 'num', 'data-field': 'control', text: fmt(r.control) }),
+      el('td', { class: 'num', 'data-field': 'contacted', text: fmt(r.contacted) }),
+      el('td', { class: 'num', 'data-field': 'reached', text: fmt(r.reached) }),
+      el('td', { class: 'num', 'data-field': 'accepted', text: fmt(r.accepted) }),
+      el('td', { class: 'num', 'data-field': 'interested', text: fmt(r.interested) }),
+      el('td', { class: 'num', 'data-field': 'contact_rate', text: pct(r.contact_rate) }),
+      el('td', { class: 'num', 'data-field': 'success_rate', text: pct(r.success_rate) }),
+      el('td', { class: 'num', 'data-field': 'conversion_per_contact',
+                 text: pct(r.conversion_per_contact) }),
+      ...uplift);
+  };
+  const rows = report.by_region.map((r) => line(r, false));
+  if (!rows.length)
+    rows.push(el('tr', {}, el('td', { colspan: String(head.length), class: 'muted',
+                                      text: 'no orders in this region' })));
+  rows.push(line(report.total, true));
+  $('regions').tBodies[0].replaceChildren(...rows);
+  $('regions').dataset.wave = report.wave;
+  $('regions').dataset.under = region.under;
+  drawRegionPath();
+}
+
+async function refreshRegions(waves) {
+  const select = $('region-wave');
+  const ids = waves.waves.map((w) => w.wave);
+  if (select.options.length !== ids.length || ids.some((id, i) => select.options[i].value !== id))
+    select.replaceChildren(...ids.map((id) => el('option', { value: id, text: id })));
+  if (!ids.includes(region.wave)) {
+    region.wave = ids.length ? ids[0] : '';
+    region.under = '';
+  }
+  select.value = region.wave;
+  if (!region.wave) {
+    $('region-message').textContent = 'no waves yet';
+    return;
+  }
+  try {
+    const query = `/api/report?wave=${encodeURIComponent(region.wave)}&by=region` +
+                  `&level=${regionLevel()}&under=${encodeURIComponent(region.under)}`;
+    drawRegions(await getJSON(query));
+    $('region-message').className = 'muted small';
+    $('region-message').textContent = 'the region of each target: province / city / district / grid';
+  } catch (e) {
+    $('region-message').className = 'error';
+    $('region-message').textContent = e.message;
+  }
+}
+
+let lastWaves = null;
+
+function regionClick(event) {
+  const link = event.target.closest('a[data-under]');
+  if (!link) return;
+  event.preventDefault();
+  region.under = link.dataset.under;
+  if (lastWaves) refreshRegions(lastWaves);
+}
+
 /* --- Order lookup -------------------------------------------------------- */
 
 function orderBlock(o) {
@@ -257,6 +359,8 @@ async function refresh() {
     const [waves, workers, throughput] = await Promise.all(
       [getJSON('/api/waves'), getJSON('/api/workers'), getJSON('/api/throughput')]);
     drawWaves(waves);
+    lastWaves = waves;
+    await refreshRegions(waves);
     drawWorkers(workers);
     drawThroughput(throughput);
     $('conn').textContent = 'live';
@@ -273,5 +377,12 @@ async function refresh() {
 
 document.addEventListener('DOMContentLoaded', () => {
   $('lookup-form').addEventListener('submit', lookup);
+  $('regions').addEventListener('click', regionClick);
+  $('region-path').addEventListener('click', regionClick);
+  $('region-wave').addEventListener('change', () => {
+    region.wave = $('region-wave').value;
+    region.under = '';
+    if (lastWaves) refreshRegions(lastWaves);
+  });
   refresh();
 });

@@ -10,7 +10,9 @@ move; some call orders held).  This script is the supervisor:
      progress (done, dispatched, queued, waiting, held, not contacted),
      eligible, contacted, reached, accepted, the three rates, and per
      channel orders, contacted, accepted, success rate and the outcome mix;
-  3. the throughput chart is drawn (an SVG) with the hour's totals of
+  3. the region table shows `wobctl report --by region` for the wave, and a
+     click on a province shows its cities (--level city --under P);
+     the throughput chart is drawn (an SVG) with the hour's totals of
      /api/throughput; the workers table lists wobctl's workers with their
      done counts; the held orders are named;
   4. the order lookup finds the orders of a number and shows each one's
@@ -183,8 +185,33 @@ def scenario(browser):
               f"{h['orders']:,} order" in t and h["reason"].replace("_", " ") in t
               for h, t in zip(sorted(workers["held"], key=lambda h: (h["channel"], h["reason"])), held)),
           f"{held} vs {workers['held']}")
-    check("the footer says the region table is not there yet",
-          "region" in (page.text("footer") or ""))
+
+    # --- 3b. the region table, and a drill-down to a province's cities -------------
+    page.evaluate(f"(() => {{ const s = document.getElementById('region-wave'); s.value = {json.dumps(WAVE)};"
+                  " s.dispatchEvent(new Event('change')); })()")
+    page.wait_for(f"document.getElementById('regions').dataset.wave === {json.dumps(WAVE)}"
+                  " && document.getElementById('regions').dataset.under === ''", 10, "the wave's region table")
+    region_rows = ("[...document.querySelectorAll('#regions tr[data-region]')].map((r) =>"
+                   " [r.dataset.region, r.querySelector('[data-field=orders]').textContent,"
+                   "  r.querySelector('[data-field=accepted]').textContent,"
+                   "  r.querySelector('[data-field=success_rate]').textContent])")
+    by_region = ctl("report", "--wave", WAVE, "--by", "region")
+    got = [(r, number(o), number(a), rate) for r, o, a, rate in page.evaluate(region_rows)]
+    want = [(r["region"], r["orders"], r["accepted"], pct(r["success_rate"])) for r in by_region["by_region"]]
+    check(f"the region table shows wobctl report --by region's {len(want)} provinces", got == want and want,
+          f"{got} vs {want}")
+    if want:
+        province = want[0][0]
+        page.click(f"#regions a[data-under={json.dumps(province, ensure_ascii=False)}]")
+        page.wait_for(f"document.getElementById('regions').dataset.under === {json.dumps(province)}", 10,
+                      f"the cities of {province}")
+        cities = ctl("report", "--wave", WAVE, "--by", "region", "--level", "city", "--under", province)
+        got = [(r, number(o), number(a), rate) for r, o, a, rate in page.evaluate(region_rows)]
+        want = [(r["region"], r["orders"], r["accepted"], pct(r["success_rate"])) for r in cities["by_region"]]
+        check(f"a click on {province} shows its cities as wobctl report --level city --under", got == want and want,
+              f"{got} vs {want}")
+        total = page.evaluate("document.querySelector('#regions tr.total [data-field=orders]').textContent")
+        check(f"the total row is {province}'s", number(total) == cities["total"]["orders"], total)
 
     # --- 4. order lookup by number ---------------------------------------------------
     orders = ctl("status", "--msisdn", MSISDN)

@@ -1,0 +1,237 @@
+/*  tally.c - running tallies for reports by channel, region, worker,
+    segment and day, and the outcomes imported after a campaign.
+
+    Why: a supervisor asks "how did Shenzhen do", "how did agent 7 do",
+    "what did Tuesday bring" about waves of millions of orders, and the
+    answer must not cost a scan of the orders.  So every event that a
+    report counts (an order created, entering a state, first contacted, an
+    outcome reported, an outcome imported) adds one to a row per dimension
+    of its wave, in the same transaction as the event (lifecycle.c calls
+    in here).  Rows are cached per wave while a turn runs and written back
+    before the commit (tally_flush); a report sums the stored rows of the
+    waves asked about (a few thousand at most: one per grid), rolling
+    regions up to the level asked for.
+
+    Dimensions and the value an event counts under:
+      'c' channel  the order's channel ("" when no plan step routed it)
+      'r' region   the target's province/city/district/grid (full path)
+      'w' worker   the order's worker when the event happens (none: not
+                   counted: rules act before any worker has the order)
+      's' segment  the target's segment
+      'd' day      the day of the event, broker's local time (YYYY-MM-DD)
+    Imported outcomes count under channel, region, worker and segment (not
+    day: a control customer has no contact day).                       */
+
+#include "broker.h"
+#include "wob_report.h"
+
+#define TALLY_CACHE_MAX 4096    //  rows kept per wave between turns
+
+//  One cached row.
+typedef struct {
+    wob_tally_t tally;
+    bool dirty;                 //  changed since the last flush
+    char key [];                //  dimension byte + value
+} tally_row_t;
+
+static void
+s_row_destroy (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+//  The day of now, local time, computed once per day boundary.
+static const char *
+s_day (broker_t *self)
+{
+    if (self->now < self->tally_day_from || self->now >= self->tally_day_to) {
+        time_t t = (time_t) (self->now / 1000);
+        struct tm tm;
+        localtime_r (&t, &tm);
+        strftime (self->tally_day, sizeof (self->tally_day), "%Y-%m-%d", &tm);
+        tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+        tm.tm_isdst = -1;
+        int64_t from = (int64_t) mktime (&tm) * 1000;
+        tm.tm_mday++;
+        tm.tm_isdst = -1;
+        self->tally_day_from = from;
+        self->tally_day_to = (int64_t) mktime (&tm) * 1000;
+    }
+    return self->tally_day;
+}
+
+//  "province/city/district/grid" without trailing empty levels.
+static void
+s_region (const Wob__Target *t, char *out, size_t size)
+{
+    const char *levels [4] = { t->province, t->city, t->district, t->grid };
+    int last = -1;
+    for (int i = 0; i < 4; i++)
+        if (levels [i] && *levels [i])
+            last = i;
+    size_t len = 0;
+    out [0] = 0;
+    for (int i = 0; i <= last && len < size; i++)
+        len += (size_t) snprintf (out + len, size - len, "%s%s", i? "/": "",
+                                  levels [i]? levels [i]: "");
+}
+
+//  The cached row of (wave, dimension, value), read from the store when
+//  not cached.  NULL with err set when the store fails.
+static wob_tally_t *
+s_row (broker_t *self, wave_t *wave, char dimension, const char *value, char *err)
+{
+    char key [512];
+    snprintf (key, sizeof (key), "%c%s", dimension, value);
+    if (!wave->tallies) {
+        wave->tallies = zhashx_new ();
+        zhashx_set_destructor (wave->tallies, s_row_destroy);
+        wave->tally_dirty = zlistx_new ();
+    }
+    tally_row_t *row = zhashx_lookup (wave->tallies, key);
+    if (!row) {
+        row = calloc (1, sizeof (tally_row_t) + strlen (key) + 1);
+        strcpy (row->key, key);
+        if (store_tally_get (self->store, wave->wave->seq, dimension, value, &row->tally, err)) {
+            free (row);
+            return NULL;
+        }
+        zhashx_insert (wave->tallies, key, row);
+    }
+    if (!row->dirty) {
+        row->dirty = true;
+        zlistx_add_end (wave->tally_dirty, row);
+    }
+    return &row->tally;
+}
+
+typedef struct {
+    char dimension;
+    const char *value;
+} dim_t;
+
+typedef enum { EVENT_CREATED, EVENT_ENTERED, EVENT_CONTACT, EVENT_OUTCOME } event_t;
+
+static void
+s_apply (wob_tally_t *t, event_t event, int slot)
+{
+    switch (event) {
+        case EVENT_CREATED: t->created++;           //  and it enters its state
+        /* fallthrough */
+        case EVENT_ENTERED: t->entered [slot]++; break;
+        case EVENT_CONTACT: t->contacted++; break;
+        case EVENT_OUTCOME: t->outcomes [slot]++; break;
+    }
+}
+
+//  The order's rows in every dimension (day: only when with_day), at most
+//  5; -1 after a store failure, which spoils the turn (group_error): the
+//  counts must not drift from the orders.
+static int
+s_rows (broker_t *self, Wob__Order *order, bool with_day, wob_tally_t **tallies)
+{
+    wave_t *wave = broker_wave_by_seq (self, order->wave_seq);
+    if (!wave)
+        return 0;
+    char region [400] = "";
+    const Wob__Target *target = order->target;
+    if (target)
+        s_region (target, region, sizeof (region));
+    dim_t rows [5] = {
+        { 'c', order->channel }, { 'r', region },
+        { 's', target && target->segment? target->segment: "" }
+    };
+    int n = 3;
+    if (order->worker && *order->worker)
+        rows [n++] = (dim_t) { 'w', order->worker };
+    if (with_day)
+        rows [n++] = (dim_t) { 'd', s_day (self) };
+    char err [WOB_ERRLEN];
+    for (int i = 0; i < n; i++) {
+        tallies [i] = s_row (self, wave, rows [i].dimension, rows [i].value, err);
+        if (!tallies [i]) {
+            snprintf (self->group_error, sizeof (self->group_error), "%s", err);
+            return -1;
+        }
+    }
+    return n;
+}
+
+//  Counts one event of the order in every dimension.
+static void
+s_event (broker_t *self, Wob__Order *order, event_t event, int slot)
+{
+    wob_tally_t *tallies [5];
+    int n = slot >= 0 && slot < WOB_REPORT_SLOTS? s_rows (self, order, true, tallies): 0;
+    for (int i = 0; i < n; i++)
+        s_apply (tallies [i], event, slot);
+}
+
+void
+tally_state (broker_t *self, Wob__Order *order, int from, int to)
+{
+    s_event (self, order, from? EVENT_ENTERED: EVENT_CREATED, to);
+}
+
+void
+tally_contact (broker_t *self, Wob__Order *order)
+{
+    s_event (self, order, EVENT_CONTACT, 0);
+}
+
+void
+tally_outcome (broker_t *self, Wob__Order *order, int outcome)
+{
+    s_event (self, order, EVENT_OUTCOME, outcome);
+}
+
+//  Writes the rows one wave changed in this turn.
+static int
+s_flush_wave (broker_t *self, wave_t *wave, char *err)
+{
+    if (!wave->tally_dirty)
+        return 0;
+    for (tally_row_t *row = zlistx_first (wave->tally_dirty); row;
+         row = zlistx_next (wave->tally_dirty)) {
+        if (store_tally_put (self->store, wave->wave->seq, row->key [0], row->key + 1,
+                             &row->tally, err))
+            return WOB_ERR_STORE;
+        row->dirty = false;
+    }
+    zlistx_purge (wave->tally_dirty);
+    //  Everything is stored now: a wave with very many rows (grids, days)
+    //  starts its cache again rather than grow it
+    if (zhashx_size (wave->tallies) > TALLY_CACHE_MAX)
+        zhashx_purge (wave->tallies);
+    return 0;
+}
+
+int
+tally_flush (broker_t *self, char *err)
+{
+    for (wave_t *wave = zhashx_first (self->waves); wave; wave = zhashx_next (self->waves))
+        if (s_flush_wave (self, wave, err))
+            return WOB_ERR_STORE;
+    return 0;
+}
+
+void
+tally_wave_destroy (wave_t *wave)
+{
+    zhashx_destroy (&wave->tallies);
+    zlistx_destroy (&wave->tally_dirty);
+}
+
+void
+tally_imported (broker_t *self, Wob__Order *order, int group, int label, int delta)
+{
+    if (group < 0 || group >= WOB_TALLY_GROUPS || label < 0 || label >= WOB_TALLY_LABELS)
+        return;
+    wob_tally_t *tallies [5];
+    int n = s_rows (self, order, false, tallies);
+    for (int i = 0; i < n; i++) {
+        tallies [i]->imported_n [group] += (uint64_t) delta;
+        tallies [i]->imported [group][label] += (uint64_t) delta;
+    }
+}
