@@ -61,6 +61,19 @@ s_day (broker_t *self)
     return self->tally_day;
 }
 
+//  Appends text to out (of size) at *len, truncating: no printf on the
+//  path every order takes.
+static void
+s_append (char *out, size_t size, size_t *len, const char *text)
+{
+    size_t n = strlen (text);
+    if (n > size - 1 - *len)
+        n = size - 1 - *len;
+    memcpy (out + *len, text, n);
+    *len += n;
+    out [*len] = 0;
+}
+
 //  "province/city/district/grid" without trailing empty levels.
 static void
 s_region (const Wob__Target *t, char *out, size_t size)
@@ -72,9 +85,11 @@ s_region (const Wob__Target *t, char *out, size_t size)
             last = i;
     size_t len = 0;
     out [0] = 0;
-    for (int i = 0; i <= last && len < size; i++)
-        len += (size_t) snprintf (out + len, size - len, "%s%s", i? "/": "",
-                                  levels [i]? levels [i]: "");
+    for (int i = 0; i <= last; i++) {
+        if (i)
+            s_append (out, size, &len, "/");
+        s_append (out, size, &len, levels [i]? levels [i]: "");
+    }
 }
 
 //  The cached row of (wave, dimension, value), read from the store when
@@ -82,8 +97,9 @@ s_region (const Wob__Target *t, char *out, size_t size)
 static wob_tally_t *
 s_row (broker_t *self, wave_t *wave, char dimension, const char *value, char *err)
 {
-    char key [512];
-    snprintf (key, sizeof (key), "%c%s", dimension, value);
+    char key [512] = { dimension };
+    size_t len = 1;
+    s_append (key, sizeof (key), &len, value);
     if (!wave->tallies) {
         wave->tallies = zhashx_new ();
         zhashx_set_destructor (wave->tallies, s_row_destroy);
