@@ -16,6 +16,18 @@
 #include <stdarg.h>
 
 #define BURST 4096              //  messages handled per turn at most
+//  Work per turn is bounded in time too: a turn's replies (and every
+//  query's, the dashboard's between turns) wait for its end.  Long turns
+//  make big groups (one commit, one lease batch per worker for many
+//  orders), which is what dispatch throughput needs; a question waiting
+//  wants a short one.  So a turn may run TURN_BUDGET_US, but once a
+//  read-only request is in hand or an HTTP request waits, it ends within
+//  TURN_HURRY_US: it stops reading and leasing, commits and answers.  Not
+//  before TURN_MIN_US though, so that a stream of questions cannot make
+//  every turn (and so every commit, with its fsync) tiny.
+#define TURN_BUDGET_US 200000
+#define TURN_HURRY_US 2000
+#define TURN_MIN_US 5000
 #define TICK_MS 100             //  timer / expiry pass interval
 
 typedef struct {
@@ -488,6 +500,29 @@ s_inflight_over (broker_t *self, const Wob__Envelope *env, zframe_t *frame)
     return true;
 }
 
+void
+broker_hurry (broker_t *self)
+{
+    int64_t soon = zclock_usecs () + TURN_HURRY_US;
+    if (soon < self->turn_start_us + TURN_MIN_US)
+        soon = self->turn_start_us + TURN_MIN_US;
+    if (soon < self->turn_deadline_us)
+        self->turn_deadline_us = soon;
+}
+
+//  Is someone waiting for an answer that only the end of the turn gives?
+//  (Checked every few messages and leases: a poll of the HTTP descriptor.)
+bool
+broker_turn_over (broker_t *self)
+{
+    if (self->http && ++self->turn_checks % 32 == 0) {
+        zmq_pollitem_t item = { NULL, http_fd (self->http), ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, 0) > 0)
+            broker_hurry (self);
+    }
+    return zclock_usecs () > self->turn_deadline_us;
+}
+
 //  Handles one message from a client or worker.
 static void
 s_handle (broker_t *self, zmsg_t *msg)
@@ -540,8 +575,14 @@ s_handle (broker_t *self, zmsg_t *msg)
         case WOB__ENVELOPE__BODY_SUBMIT_BEGIN:  intake_begin (self, env->submit_begin); break;
         case WOB__ENVELOPE__BODY_SUBMIT_CHUNK:  intake_chunk (self, env->submit_chunk); break;
         case WOB__ENVELOPE__BODY_SUBMIT_COMMIT: intake_commit (self, env->submit_commit); break;
-        case WOB__ENVELOPE__BODY_STATUS_QUERY:  query_status (self, env->status_query); break;
-        case WOB__ENVELOPE__BODY_WORKERS_QUERY: workers_list (self, env->workers_query); break;
+        case WOB__ENVELOPE__BODY_STATUS_QUERY:
+            query_status (self, env->status_query);
+            broker_hurry (self);
+            break;
+        case WOB__ENVELOPE__BODY_WORKERS_QUERY:
+            workers_list (self, env->workers_query);
+            broker_hurry (self);
+            break;
         case WOB__ENVELOPE__BODY_HELLO:         workers_hello (self, env->hello); break;
         case WOB__ENVELOPE__BODY_HEARTBEAT:
             if (!worker)
@@ -562,7 +603,10 @@ s_handle (broker_t *self, zmsg_t *msg)
         case WOB__ENVELOPE__BODY_CLOCK_SET:       admin_clock (self, env->clock_set); break;
         case WOB__ENVELOPE__BODY_WAVE_CONTROL:    control_wave (self, env->wave_control); break;
         case WOB__ENVELOPE__BODY_BACKUP_REQUEST:  backup_request (self, env->backup_request); break;
-        case WOB__ENVELOPE__BODY_REPORT_QUERY:    reports_query (self, env->report_query); break;
+        case WOB__ENVELOPE__BODY_REPORT_QUERY:
+            reports_query (self, env->report_query);
+            broker_hurry (self);
+            break;
         case WOB__ENVELOPE__BODY_OUTCOME_IMPORT:  reports_import (self, env->outcome_import); break;
         case WOB__ENVELOPE__BODY_BYE:
             if (worker)
@@ -631,10 +675,13 @@ s_turn (broker_t *self)
         zclock_sleep (100);     //  cannot even read: do not spin
         return false;
     }
+    self->turn_start_us = zclock_usecs ();
+    self->turn_deadline_us = self->turn_start_us + TURN_BUDGET_US;
     backup_poll (self);         //  a finished copy: its reply joins this turn's
     //  The last turn's replies have left: nothing is in flight any more
     if (zhashx_size (self->inflight))
         zhashx_purge (self->inflight);
+    bool more = false;
     for (int i = 0; i < BURST; i++) {
         zmsg_t *msg = NULL;
         if (zsock_events (self->router) & ZMQ_POLLIN)
@@ -645,8 +692,11 @@ s_turn (broker_t *self)
         zmsg_destroy (&msg);
         if (*self->group_error)
             break;              //  the transaction is spoilt: end the turn
+        if (broker_turn_over (self)) {
+            more = true;        //  the rest waits for the next turn
+            break;
+        }
     }
-    bool more = false;
     if (!*self->group_error && self->now >= self->next_tick) {
         self->next_tick = self->now + TICK_MS;
         int rc = workers_tick (self, err);

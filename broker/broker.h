@@ -149,6 +149,9 @@ struct _broker_t {
     char group_error [WOB_ERRLEN];  //  why this turn must roll back, or ""
     bool terminated;            //  $TERM received
     int64_t next_tick;          //  next timer / expiry pass
+    int64_t turn_start_us;      //  when this turn began
+    int64_t turn_deadline_us;   //  this turn stops reading and leasing then
+    uint32_t turn_checks;       //  broker_turn_over calls (HTTP polled 1 in 32)
     char tally_day [16];        //  today, for the day tallies (tally.c)
     int64_t tally_day_from, tally_day_to;   //  today's bounds (ms)
     http_t *http;               //  dashboard server, or NULL (http.c)
@@ -184,6 +187,11 @@ channel_t *broker_channel (broker_t *self, const char *name);
 //  Comma-separated configured channel names, for error messages.
 const char *broker_channel_list (broker_t *self);
 uint32_t broker_random (broker_t *self);
+//  Someone waits for this turn's end (a query read): end it soon.
+void broker_hurry (broker_t *self);
+//  True when the turn should stop reading and leasing: its time is up, or
+//  a query or an HTTP request waits for its end.
+bool broker_turn_over (broker_t *self);
 
 //  Starts the broker as a CZMQ actor.  args is a broker_config_t *.
 //  Sends "READY" on the pipe when serving, or an error message and exits.

@@ -185,7 +185,10 @@ s_lease (broker_t *self, s_pass_t *pass, worker_t *worker, uint64_t id, bool *le
     Wob__Order *order;
     if (store_order_get (self->store, id, &order, err))
         return WOB_ERR_STORE;
+    //  Out of leases or out of time for this turn: this one is the last
     (*pass->budget)--;
+    if (broker_turn_over (self))
+        *pass->budget = 0;
     //  Last look before contact: suppressed since intake, a cap reached by
     //  another campaign, quiet hours begun.
     rules_verdict_t verdict;

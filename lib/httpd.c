@@ -4,6 +4,7 @@
 
 #include "wob_httpd.h"
 #include <arpa/inet.h>
+#include <poll.h>
 
 struct _wob_httpd_t {
     struct MHD_Daemon *daemon;  //  external polling mode, epoll
@@ -110,5 +111,15 @@ wob_httpd_timeout (wob_httpd_t *self, long max_ms)
 void
 wob_httpd_run (wob_httpd_t *self)
 {
-    MHD_run (self->daemon);
+    //  One request takes several steps (accept, read, answer, write), each
+    //  an MHD_run: take those that are ready now rather than one per turn
+    //  of the caller's loop, where a busy broker's turn may last a while.
+    for (int round = 0; round < 8; round++) {
+        MHD_run (self->daemon);
+        MHD_UNSIGNED_LONG_LONG timeout;
+        bool pending = MHD_get_timeout (self->daemon, &timeout) == MHD_YES && timeout == 0;
+        struct pollfd ready = { self->fd, POLLIN, 0 };
+        if (!pending && poll (&ready, 1, 0) <= 0)
+            break;
+    }
 }
