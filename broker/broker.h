@@ -152,6 +152,7 @@ struct _broker_t {
     int64_t turn_start_us;      //  when this turn began
     int64_t turn_deadline_us;   //  this turn stops reading and leasing then
     uint32_t turn_checks;       //  broker_turn_over calls (HTTP polled 1 in 32)
+    size_t turn_targets;        //  targets stored in this turn
     char tally_day [16];        //  today, for the day tallies (tally.c)
     int64_t tally_day_from, tally_day_to;   //  today's bounds (ms)
     http_t *http;               //  dashboard server, or NULL (http.c)
@@ -187,6 +188,8 @@ channel_t *broker_channel (broker_t *self, const char *name);
 //  Comma-separated configured channel names, for error messages.
 const char *broker_channel_list (broker_t *self);
 uint32_t broker_random (broker_t *self);
+//  Counts targets stored in this turn: past TURN_TARGETS it reads no more.
+void broker_count_targets (broker_t *self, size_t targets);
 //  Someone waits for this turn's end (a query read): end it soon.
 void broker_hurry (broker_t *self);
 //  True when the turn should stop reading and leasing: its time is up, or

@@ -189,7 +189,7 @@ s_add_target (broker_t *self, wave_t *wave, Wob__Target *target, char *err)
     free (order.merged_from);           //  the rest of order is the request's
     wob_str_free (&order.held_key);     //  set when it was held
     if (!rc)
-        rc = store_msisdn_add (self->store, target->msisdn, order.id, err);
+        rc = store_msisdn_add (self->store, target->msisdn, w->seq, order.id, err);
     if (!rc)
         rc = store_wave_order_add (self->store, w->seq, order.id, err);
     return rc;
@@ -257,6 +257,7 @@ intake_chunk (broker_t *self, Wob__SubmitChunk *msg)
             return;
         }
     }
+    broker_count_targets (self, msg->n_targets);
     for (size_t i = 0; i < msg->n_targets; i++) {
         Wob__Target *t = msg->targets [i];
         if (t->row <= w->rows)

@@ -174,9 +174,6 @@ rules_intake (broker_t *self, wave_t *wave, Wob__Order *order, rules_verdict_t *
             return 0;
         }
     }
-    if (rules->duplicate && (rc = store_wave_msisdn_put (self->store, w->seq, msisdn,
-                                                         order->id, err)))
-        return rc;
     if (rules->suppression && (rc = rules_suppressed (self, order, verdict, err)) != 0)
         return rc == 1? 0: rc;
     if (rules->open_offer && !(over && over->no_open_offer)) {

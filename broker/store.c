@@ -11,7 +11,7 @@
       stats     wave seq (u32 BE) -> store_stats_t
       orders    order id (u64 BE) -> Order (protobuf, without history)
       history   order id (u64 BE) + seq (u32 BE) -> HistoryEntry (protobuf)
-      msisdn    number -> order ids (dupsort, u64 BE)
+      msisdn    number -> wave seq (u32 BE) + order id (u64 BE), dupsort
       wave_ord  wave seq (u32 BE) + order id (u64 BE) -> ""
       queue     channel (u8) + route (u32 BE) + wave seq (u32 BE)
                 + 255-priority (u8) + id -> ""
@@ -21,7 +21,6 @@
       leases    order id (u64 BE) -> ""
       suppress  number + NUL + channel -> SuppressEntry (protobuf)
       contacts  number + NUL + at ms (u64 BE) + order id -> channel name
-      wave_msisdn  wave seq (u32 BE) + number -> order id
       rule_counts  wave seq (u32 BE) + rule name -> u64
       tallies   wave seq (u32 BE) + dimension (u8) + value -> wob_tally_t
       imported  wave seq (u32 BE) + number -> store_imported_t
@@ -108,7 +107,7 @@ s_open_dbs (store_t *self, char *err)
         { "wave_ord", &self->wave_ord, 0 }, { "queue", &self->queue, 0 },
         { "timers", &self->timers, 0 }, { "leases", &self->leases, 0 },
         { "suppress", &self->suppress, 0 }, { "contacts", &self->contacts, 0 },
-        { "wave_msisdn", &self->wave_msisdn, 0 }, { "rule_counts", &self->rule_counts, 0 },
+        { "rule_counts", &self->rule_counts, 0 },
         { "held", &self->held, 0 }, { "routes", &self->routes, 0 },
         { "tallies", &self->tallies, 0 }, { "imported", &self->imported, 0 }
     };

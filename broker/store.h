@@ -69,7 +69,9 @@ int store_history_put (store_t *self, uint64_t id, uint32_t seq,
 int store_history_load (store_t *self, Wob__Order *order, char *err);
 
 //  --- Indexes ------------------------------------------------------------
-int store_msisdn_add (store_t *self, const char *msisdn, uint64_t id, char *err);
+//  Indexes order id of wave wave_seq under its number.
+int store_msisdn_add (store_t *self, const char *msisdn, uint32_t wave_seq, uint64_t id,
+                      char *err);
 //  Order ids of one number, oldest first; *ids_p is malloc'd.
 int store_msisdn_list (store_t *self, const char *msisdn, uint64_t **ids_p,
                        size_t *count_p, char *err);
@@ -152,11 +154,10 @@ int store_contact_add (store_t *self, const char *msisdn, int64_t at_ms, uint64_
 int store_contact_count (store_t *self, const char *msisdn, int64_t since_ms,
                          const char *channel, uint32_t *count_p, char *err);
 
-//  Numbers already in a wave (duplicate filter): order id or 0.
+//  The number's first order in a wave (duplicate filter, imports), or 0:
+//  from the number index (store_msisdn_add), no index of its own.
 int store_wave_msisdn_get (store_t *self, uint32_t wave_seq, const char *msisdn,
                            uint64_t *id_p, char *err);
-int store_wave_msisdn_put (store_t *self, uint32_t wave_seq, const char *msisdn,
-                           uint64_t id, char *err);
 
 //  Per-wave counts by rule name (filtered, deferred, merged by which rule).
 int store_rule_count_put (store_t *self, uint32_t wave_seq, const char *rule,

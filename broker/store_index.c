@@ -4,13 +4,24 @@
 
 #include "store_private.h"
 
+//  A number's orders: dupsort values wave seq (u32 BE) + order id (u64 BE),
+//  so "is this number already in wave W" is one cursor positioning, with
+//  no index of its own (one random insert per target instead of two).
 int
-store_msisdn_add (store_t *self, const char *msisdn, uint64_t id, char *err)
+store_msisdn_add (store_t *self, const char *msisdn, uint32_t wave_seq, uint64_t id, char *err)
 {
-    uint8_t v [8];
-    store_priv_put_u64 (v, id);
-    return store_priv_put (self, self->msisdn, (void *) msisdn, strlen (msisdn), v, 8, 0, err,
+    uint8_t v [12];
+    store_priv_put_u32 (v, wave_seq);
+    store_priv_put_u64 (v + 4, id);
+    return store_priv_put (self, self->msisdn, (void *) msisdn, strlen (msisdn), v, 12, 0, err,
                   "indexing a number");
+}
+
+static int
+s_ascending (const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return x < y? -1: x > y;
 }
 
 int
@@ -29,15 +40,24 @@ store_msisdn_list (store_t *self, const char *msisdn, uint64_t **ids_p, size_t *
     size_t cap = 0;
     for (rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_KEY); rc == 0;
          rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT_DUP)) {
+        if (val.mv_size != 12)
+            continue;
         if (*count_p == cap) {
             cap = cap? cap * 2: 8;
             *ids_p = realloc (*ids_p, cap * sizeof (uint64_t));
         }
-        (*ids_p) [(*count_p)++] = store_priv_get_u64 (val.mv_data);
+        (*ids_p) [(*count_p)++] = store_priv_get_u64 ((uint8_t *) val.mv_data + 4);
     }
     mdb_cursor_close (cursor);
-    if (rc && rc != MDB_NOTFOUND)
+    if (rc && rc != MDB_NOTFOUND) {
+        free (*ids_p);
+        *ids_p = NULL;
+        *count_p = 0;
         return store_priv_fail (self, err, rc, "reading the number index");
+    }
+    //  Values sort by wave first: the caller wants orders oldest first
+    if (*count_p > 1)
+        qsort (*ids_p, *count_p, sizeof (uint64_t), s_ascending);
     return 0;
 }
 
@@ -454,41 +474,30 @@ store_contact_count (store_t *self, const char *msisdn, int64_t since_ms, const 
 
 //  --- Numbers in a wave -------------------------------------------------------
 
-static size_t
-s_wave_msisdn_key (uint8_t *k, uint32_t wave_seq, const char *msisdn)
-{
-    size_t len = strlen (msisdn);
-    if (len > 32)
-        len = 32;
-    store_priv_put_u32 (k, wave_seq);
-    memcpy (k + 4, msisdn, len);
-    return len + 4;
-}
-
 int
 store_wave_msisdn_get (store_t *self, uint32_t wave_seq, const char *msisdn, uint64_t *id_p,
                        char *err)
 {
-    uint8_t k [40];
-    MDB_val key = { s_wave_msisdn_key (k, wave_seq, msisdn), k }, val;
     *id_p = 0;
-    int rc = mdb_get (self->txn, self->wave_msisdn, &key, &val);
-    if (rc == 0 && val.mv_size == 8)
-        *id_p = store_priv_get_u64 (val.mv_data);
-    else
+    if (!*msisdn)
+        return 0;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (self->txn, self->msisdn, &cursor);
+    if (rc)
+        return store_priv_fail (self, err, rc, "reading the number index");
+    uint8_t v [12];
+    store_priv_put_u32 (v, wave_seq);
+    store_priv_put_u64 (v + 4, 0);
+    MDB_val key = { strlen (msisdn), (void *) msisdn }, val = { 12, v };
+    //  The number's first value at or after (wave, 0): its first order in
+    //  the wave, if that value is of the wave
+    rc = mdb_cursor_get (cursor, &key, &val, MDB_GET_BOTH_RANGE);
+    if (rc == 0 && val.mv_size == 12 && memcmp (val.mv_data, v, 4) == 0)
+        *id_p = store_priv_get_u64 ((uint8_t *) val.mv_data + 4);
+    mdb_cursor_close (cursor);
     if (rc && rc != MDB_NOTFOUND)
-        return store_priv_fail (self, err, rc, "reading a wave's numbers");
+        return store_priv_fail (self, err, rc, "reading the number index");
     return 0;
-}
-
-int
-store_wave_msisdn_put (store_t *self, uint32_t wave_seq, const char *msisdn, uint64_t id,
-                       char *err)
-{
-    uint8_t k [40], v [8];
-    store_priv_put_u64 (v, id);
-    return store_priv_put (self, self->wave_msisdn, k, s_wave_msisdn_key (k, wave_seq, msisdn),
-                           v, 8, 0, err, "indexing a wave's numbers");
 }
 
 //  --- Counts by rule -------------------------------------------------------------

@@ -14,7 +14,7 @@ struct _store_t {
     bool nosync;                //  commits without fsync (benchmarks)
     MDB_dbi meta, channels, waves, stats, orders, history;
     MDB_dbi msisdn, wave_ord, queue, timers, leases;
-    MDB_dbi suppress, contacts, wave_msisdn, rule_counts, held, routes;
+    MDB_dbi suppress, contacts, rule_counts, held, routes;
     MDB_dbi tallies, imported;
     uint64_t next_order;        //  next order id to hand out
     uint32_t next_wave;         //  next wave seq to hand out

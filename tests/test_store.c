@@ -441,14 +441,14 @@ test_indexes (void)
     if (!store)
         goto done;
     CHECK (store_begin (store, err) == 0);
-    CHECK (store_msisdn_add (store, "13800000001", 300, err) == 0);
-    CHECK (store_msisdn_add (store, "13800000001", 5, err) == 0);
-    CHECK (store_msisdn_add (store, "13800000001", 17, err) == 0);
-    CHECK (store_msisdn_add (store, "13800000001", 17, err) == 0);    //  again
-    CHECK (store_msisdn_add (store, "138000000011", 1, err) == 0);
-    CHECK (store_msisdn_add (store, "13800000002", 2, err) == 0);
+    CHECK (store_msisdn_add (store, "13800000001", 2, 300, err) == 0);
+    CHECK (store_msisdn_add (store, "13800000001", 1, 5, err) == 0);
+    CHECK (store_msisdn_add (store, "13800000001", 1, 17, err) == 0);
+    CHECK (store_msisdn_add (store, "13800000001", 1, 17, err) == 0);    //  again
+    CHECK (store_msisdn_add (store, "138000000011", 1, 1, err) == 0);
+    CHECK (store_msisdn_add (store, "13800000002", 1, 2, err) == 0);
     for (uint64_t i = 1000; i < 1020; i++)      //  more than one realloc
-        CHECK (store_msisdn_add (store, "13900000000", i, err) == 0);
+        CHECK (store_msisdn_add (store, "13900000000", (uint32_t) (3 - i % 3), i, err) == 0);
     CHECK (store_commit (store, err) == 0);
 
     CHECK (store_begin (store, err) == 0);
@@ -466,6 +466,15 @@ test_indexes (void)
         ascending = ids [i] == 1000 + i;
     CHECK (ascending);
     free (ids);
+    //  A number's first order in a wave comes from the same index
+    uint64_t first = 99;
+    CHECK (store_wave_msisdn_get (store, 1, "13800000001", &first, err) == 0 && first == 5);
+    CHECK (store_wave_msisdn_get (store, 2, "13800000001", &first, err) == 0 && first == 300);
+    CHECK (store_wave_msisdn_get (store, 3, "13800000001", &first, err) == 0 && first == 0);
+    CHECK (store_wave_msisdn_get (store, 1, "1380000000", &first, err) == 0 && first == 0);
+    CHECK (store_wave_msisdn_get (store, 3, "13900000000", &first, err) == 0 && first == 1002);
+    CHECK (store_wave_msisdn_get (store, 2, "13900000000", &first, err) == 0 && first == 1000);
+    CHECK (store_wave_msisdn_get (store, 1, "13900000000", &first, err) == 0 && first == 1001);
     CHECK (store_msisdn_list (store, "1380000000", &ids, &count, err) == 0);
     CHECK (count == 0 && ids == NULL);
     CHECK (store_msisdn_list (store, "", &ids, &count, err) == 0);
