@@ -57,11 +57,19 @@ main (int argc, char *argv [])
         items [i].socket = zsock_resolve (wob_worker_sock (workers [i]));
         items [i].events = ZMQ_POLLIN;
     }
-    //  Wait until every session is welcomed
+    //  Wait until every session is welcomed, serving all of them meanwhile:
+    //  the first ones welcomed must keep up their heartbeats while the last
+    //  ones wait (2,000 handshakes can take seconds on a loaded machine)
     int64_t deadline = zclock_mono () + 60000;
-    for (long i = 0; i < n_workers; i++)
-        while (!wob_worker_connected (workers [i]) && zclock_mono () < deadline)
-            wob_worker_poll (workers [i], 10);
+    long welcomed = 0;
+    while (welcomed < n_workers && zclock_mono () < deadline) {
+        zmq_poll (items, (int) n_workers, 10);
+        welcomed = 0;
+        for (long i = 0; i < n_workers; i++) {
+            wob_worker_poll (workers [i], 0);
+            welcomed += wob_worker_connected (workers [i]);
+        }
+    }
     for (long i = 0; i < n_workers; i++)
         if (!wob_worker_connected (workers [i])) {
             fprintf (stderr, "wob_fleet: %s not welcomed: %s\n", "a session",

@@ -205,10 +205,36 @@ broker_wave_add (broker_t *self, Wob__Wave *w)
     for (int c = 0; c < BROKER_MAX_CHANNELS; c++)
         wave->may_have_queued [c] = true;
     zhashx_update (self->waves, w->id, wave);
+    broker_waves_changed (self);
     char key [16];
     snprintf (key, sizeof (key), "%u", w->seq);
     zhashx_update (self->waves_by_seq, key, wave);
     return wave;
+}
+
+void
+broker_waves_changed (broker_t *self)
+{
+    self->open_dirty = true;
+}
+
+wave_t **
+broker_open_waves (broker_t *self, size_t *count_p)
+{
+    if (self->open_dirty) {
+        size_t n = 0, size = zhashx_size (self->waves);
+        if (size > self->open_cap) {
+            self->open_cap = size + 16;
+            self->open_waves = realloc (self->open_waves, self->open_cap * sizeof (wave_t *));
+        }
+        for (wave_t *wave = zhashx_first (self->waves); wave; wave = zhashx_next (self->waves))
+            if (wave->wave->state == WOB__WAVE_STATE__WAVE_OPEN)
+                self->open_waves [n++] = wave;
+        self->n_open = n;
+        self->open_dirty = false;
+    }
+    *count_p = self->n_open;
+    return self->open_waves;
 }
 
 channel_t *
@@ -293,6 +319,7 @@ static int
 s_load (broker_t *self, char *err)
 {
     self->last_wave = NULL;
+    broker_waves_changed (self);
     zhashx_purge (self->waves_by_seq);
     zhashx_purge (self->waves);
     int rc = store_begin (self->store, err);
@@ -412,6 +439,7 @@ s_teardown (broker_t *self)
     backup_destroy (&self->backup);     //  waits for a copy in progress
     zlistx_destroy (&self->outbox);
     zhashx_destroy (&self->inflight);
+    free (self->open_waves);
     leases_destroy (&self->leases);
     workers_destroy (&self->workers);
     routes_destroy (&self->routes);

@@ -125,6 +125,9 @@ struct _broker_t {
     zhashx_t *waves;            //  wave id -> wave_t
     zhashx_t *waves_by_seq;     //  "seq" -> wave_t (not owned)
     wave_t *last_wave;          //  broker_wave_by_seq's last answer
+    wave_t **open_waves;        //  the waves in state open (broker_open_waves)
+    size_t n_open, open_cap;
+    bool open_dirty;            //  a wave was added or changed state
     workers_t *workers;         //  live worker sessions
     leases_t *leases;           //  dispatched orders
     routes_t *routes;           //  ownership of ranges and regions
@@ -182,6 +185,10 @@ wave_t *broker_wave (broker_t *self, const char *wave_id);
 wave_t *broker_wave_by_seq (broker_t *self, uint32_t seq);
 //  Adds a wave loaded or created by intake (takes ownership of wave).
 wave_t *broker_wave_add (broker_t *self, Wob__Wave *wave);
+//  The open waves (dispatch looks at no others), rebuilt after
+//  broker_waves_changed: call it whenever a wave's state changes.
+wave_t **broker_open_waves (broker_t *self, size_t *count_p);
+void broker_waves_changed (broker_t *self);
 //  The wave's count under key ("filtered/duplicate"), created at 0.
 uint64_t *broker_wave_count (wave_t *wave, const char *key);
 channel_t *broker_channel (broker_t *self, const char *name);
@@ -350,6 +357,10 @@ void workers_seen (broker_t *self, worker_t *worker);
 //  Drops silent workers (their leases go back) and heartbeats the rest.
 int workers_tick (broker_t *self, char *err);
 worker_t *workers_by_name (workers_t *self, const char *name);
+//  Who is connected (channel only, or "" for all) and the orders held for
+//  want of an owner: the answer to a workers query and the dashboard's
+//  /api/workers (heap; the caller frees it).
+Wob__WorkerList *workers_build (broker_t *self, const char *channel);
 void workers_list (broker_t *self, Wob__WorkersQuery *msg);
 //  Recomputes outstanding counts from the lease table, drops unsent batches
 //  (after a failed group).

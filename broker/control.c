@@ -79,6 +79,7 @@ control_wave (broker_t *self, Wob__WaveControl *msg)
             return;
         }
         w->state = WOB__WAVE_STATE__WAVE_PAUSED;
+        broker_waves_changed (self);
         s_start_sweep (w, SWEEP_PAUSED, actor, false);
     }
     else
@@ -89,6 +90,7 @@ control_wave (broker_t *self, Wob__WaveControl *msg)
             return;
         }
         w->state = WOB__WAVE_STATE__WAVE_OPEN;
+        broker_waves_changed (self);
         for (int c = 0; c < BROKER_MAX_CHANNELS; c++)
             wave->may_have_queued [c] = true;
         routes_wake (self);
@@ -96,6 +98,7 @@ control_wave (broker_t *self, Wob__WaveControl *msg)
     }
     else {
         w->state = WOB__WAVE_STATE__WAVE_CANCELLED;
+        broker_waves_changed (self);
         s_start_sweep (w, SWEEP_CANCEL, actor, msg->recall);
     }
     if (store_wave_put (self->store, w, err)) {
@@ -183,6 +186,7 @@ control_sweep (broker_t *self, char *err)
         if (open && w->end_ms && w->end_ms <= self->now && !w->swept) {
             zsys_info ("wave %s: window ended, expiring open orders", w->id);
             w->state = WOB__WAVE_STATE__WAVE_ENDED;
+            broker_waves_changed (self);
             s_start_sweep (w, SWEEP_EXPIRE, "broker", false);
         }
         if (w->sweep != SWEEP_NONE && s_sweep_wave (self, w, &budget, err))

@@ -32,9 +32,12 @@ s_best_head (broker_t *self, uint8_t channel, uint64_t *id_p, char *err)
 {
     uint64_t best_id = 0;
     int best_priority = -1;
-    for (wave_t *wave = zhashx_first (self->waves); wave; wave = zhashx_next (self->waves)) {
+    size_t n_open;
+    wave_t **open = broker_open_waves (self, &n_open);
+    for (size_t i = 0; i < n_open; i++) {
+        wave_t *wave = open [i];
         Wob__Wave *w = wave->wave;
-        if (w->state != WOB__WAVE_STATE__WAVE_OPEN || !wave->may_have_queued [channel])
+        if (!wave->may_have_queued [channel])
             continue;
         uint8_t priority;
         uint64_t id;

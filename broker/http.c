@@ -291,40 +291,31 @@ s_api_waves (http_t *self, struct MHD_Connection *conn, const char *id)
 static int
 s_by_channel_name (const void *a, const void *b)
 {
-    const worker_t *x = *(worker_t * const *) a, *y = *(worker_t * const *) b;
-    if (x->channel != y->channel)
-        return x->channel < y->channel? -1: 1;
-    return strcmp (x->name, y->name);
+    const Wob__WorkerInfo *x = *(Wob__WorkerInfo * const *) a;
+    const Wob__WorkerInfo *y = *(Wob__WorkerInfo * const *) b;
+    int c = strcmp (x->channel, y->channel);
+    return c? c: strcmp (x->id, y->id);
 }
 
-//  As `wobctl workers --json`.  Between turns every live worker sits in
-//  its channel's heap (dispatch.c), so the heaps list them all.
+//  As `wobctl workers --json` (the same list, workers.c), sorted by
+//  channel and name.
 static enum MHD_Result
 s_api_workers (http_t *self, struct MHD_Connection *conn)
 {
     broker_t *broker = self->broker;
-    size_t count = 0;
-    for (int c = 1; c < BROKER_MAX_CHANNELS; c++)
-        count += broker->channels [c].n_heap;
-    worker_t **workers = calloc (count + 1, sizeof (worker_t *));
     body_t body;
-    if (!workers || !s_open (&body)) {
-        free (workers);
+    if (!s_open (&body))
         return MHD_NO;
-    }
-    size_t n = 0;
-    for (int c = 1; c < BROKER_MAX_CHANNELS; c++)
-        for (size_t i = 0; i < broker->channels [c].n_heap; i++)
-            workers [n++] = broker->channels [c].heap [i];
-    qsort (workers, n, sizeof (worker_t *), s_by_channel_name);
+    Wob__WorkerList *list = workers_build (broker, "");
+    qsort (list->workers, list->n_workers, sizeof (Wob__WorkerInfo *), s_by_channel_name);
     FILE *out = body.out;
     fprintf (out, "{\"now_ms\": %" PRId64 ", \"workers\": [", broker->now);
-    for (size_t i = 0; i < n; i++) {
-        worker_t *w = workers [i];
+    for (size_t i = 0; i < list->n_workers; i++) {
+        Wob__WorkerInfo *w = list->workers [i];
         fprintf (out, "%s{\"id\": ", i? ",\n  ": "");
-        wob_json_string (out, w->name);
+        wob_json_string (out, w->id);
         fprintf (out, ", \"channel\": ");
-        wob_json_string (out, broker->channels [w->channel].name);
+        wob_json_string (out, w->channel);
         fprintf (out, ", \"capacity\": %u, \"outstanding\": %u, \"assigned\": %" PRIu64
                  ", \"done\": %" PRIu64 ", \"connected_ms\": %" PRId64 ", \"last_seen_ms\": %"
                  PRId64 ", \"owns\": [", w->capacity, w->outstanding, w->assigned, w->done,
@@ -336,62 +327,21 @@ s_api_workers (http_t *self, struct MHD_Connection *conn)
         fprintf (out, "]}");
     }
     fprintf (out, "],\n \"held\": [");
-    bool first = true;
-    for (uint8_t c = 1; c < BROKER_MAX_CHANNELS; c++)
-        for (int k = 0; k < 3 && broker->channels [c].name; k++) {
-            uint64_t held = routes_held (broker->routes, c, "nrw" [k]);
-            if (!held)
-                continue;
-            fprintf (out, "%s{\"channel\": ", first? "": ", ");
-            wob_json_string (out, broker->channels [c].name);
-            fprintf (out, ", \"reason\": \"%s\", \"orders\": %" PRIu64 "}",
-                     routes_held_reason ("nrw" [k]), held);
-            first = false;
-        }
+    for (size_t i = 0; i < list->n_held; i++) {
+        fprintf (out, "%s{\"channel\": ", i? ", ": "");
+        wob_json_string (out, list->held [i]->channel);
+        fprintf (out, ", \"reason\": \"%s\", \"orders\": %" PRIu64 "}", list->held [i]->reason,
+                 list->held [i]->orders);
+    }
     fprintf (out, "]}\n");
-    free (workers);
+    wob__worker_list__free_unpacked (list, NULL);
     return s_reply (conn, MHD_HTTP_OK, S_JSON, &body);
 }
 
 //  --- Orders --------------------------------------------------------------------
 
-//  As `wobctl status ORDER --json`.
-static void
-s_order_json (FILE *out, Wob__Order *o)
-{
-    fprintf (out, "{\"id\": %" PRIu64 ", \"state\": \"%s\", \"channel\": ", o->id,
-             wob_state_name (o->state));
-    wob_json_string (out, o->channel);
-    fprintf (out, ", \"worker\": ");
-    wob_json_string (out, o->worker);
-    fprintf (out, ", \"wave\": ");
-    wob_json_string (out, o->wave);
-    fprintf (out, ", \"campaign\": ");
-    wob_json_string (out, o->campaign);
-    fprintf (out, ", \"msisdn\": ");
-    wob_json_string (out, o->target? o->target->msisdn: "");
-    fprintf (out, ", \"offers\": [");
-    for (size_t i = 0; o->target && i < o->target->n_offers; i++) {
-        fprintf (out, "%s", i? ", ": "");
-        wob_json_string (out, o->target->offers [i]);
-    }
-    fprintf (out, "], \"attempts\": %u, \"outcome\": \"%s\", \"note\": ", o->attempts,
-             wob_outcome_name (o->outcome));
-    wob_json_string (out, o->outcome_note);
-    fprintf (out, ", \"history\": [");
-    for (size_t i = 0; i < o->n_history; i++) {
-        Wob__HistoryEntry *h = o->history [i];
-        fprintf (out, "%s{\"at_ms\": %" PRId64 ", \"from\": \"%s\", \"to\": \"%s\", \"actor\": ",
-                 i? ", ": "", h->at_ms, wob_state_name (h->from), wob_state_name (h->to));
-        wob_json_string (out, h->actor);
-        fprintf (out, ", \"reason\": ");
-        wob_json_string (out, h->reason);
-        fprintf (out, "}");
-    }
-    fprintf (out, "]}");
-}
-
-//  Writes orders (with history) from one read-only transaction.
+//  Writes orders (with history) from one read-only transaction, as
+//  `wobctl status --json` does.
 static int
 s_orders_json (broker_t *broker, FILE *out, const uint64_t *ids, size_t count, char *err)
 {
@@ -401,7 +351,7 @@ s_orders_json (broker_t *broker, FILE *out, const uint64_t *ids, size_t count, c
         rc = store_order_get (broker->store, ids [i], &order, err);
         if (!rc && !(rc = store_history_load (broker->store, order, err))) {
             fprintf (out, "%s", i? ",\n ": "");
-            s_order_json (out, order);
+            wob_order_json (out, order);
         }
         if (order)
             wob__order__free_unpacked (order, NULL);

@@ -290,9 +290,11 @@ intake_commit (broker_t *self, Wob__SubmitCommit *msg)
     Wob__Wave *w = wave->wave;
     if (w->state == WOB__WAVE_STATE__WAVE_LOADING) {
         w->state = WOB__WAVE_STATE__WAVE_OPEN;
+        broker_waves_changed (self);
         routes_wake (self);
         if (store_wave_put (self->store, w, err)) {
             w->state = WOB__WAVE_STATE__WAVE_LOADING;
+            broker_waves_changed (self);
             broker_error (self, WOB__ERROR_CODE__ERR_STORE, "submit: %s", err);
             return;
         }

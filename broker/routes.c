@@ -713,10 +713,11 @@ routes_best_head (broker_t *self, worker_t *worker, uint64_t *id_p, char *err)
         if (!route->may_have_queued)
             continue;
         bool found = false;
-        for (wave_t *wave = zhashx_first (self->waves); wave; wave = zhashx_next (self->waves)) {
-            Wob__Wave *w = wave->wave;
-            if (w->state != WOB__WAVE_STATE__WAVE_OPEN)
-                continue;           //  routes_wake when it opens again
+        size_t n_open;
+        wave_t **open = broker_open_waves (self, &n_open);
+        for (size_t k = 0; k < n_open; k++) {
+            //  Only open waves: routes_wake when one opens again
+            Wob__Wave *w = open [k]->wave;
             uint8_t priority;
             uint64_t id;
             int rc = store_queue_head (self->store, route->channel, route->id, w->seq,

@@ -318,8 +318,8 @@ s_strdup (const char *s)
     return strdup (s? s: "");
 }
 
-void
-workers_list (broker_t *self, Wob__WorkersQuery *msg)
+Wob__WorkerList *
+workers_build (broker_t *self, const char *only)
 {
     Wob__WorkerList *list = calloc (1, sizeof (*list));
     wob__worker_list__init (list);
@@ -327,7 +327,7 @@ workers_list (broker_t *self, Wob__WorkersQuery *msg)
     for (worker_t *w = zhashx_first (self->workers->by_routing); w;
          w = zhashx_next (self->workers->by_routing)) {
         const char *channel = self->channels [w->channel].name;
-        if (*msg->channel && !streq (msg->channel, channel))
+        if (*only && !streq (only, channel))
             continue;
         Wob__WorkerInfo *info = calloc (1, sizeof (*info));
         wob__worker_info__init (info);
@@ -350,7 +350,7 @@ workers_list (broker_t *self, Wob__WorkersQuery *msg)
         for (int k = 0; k < 3 && self->channels [c].name; k++) {
             const char *kinds = "nrw";
             uint64_t held = routes_held (self->routes, c, kinds [k]);
-            if (!held || (*msg->channel && !streq (msg->channel, self->channels [c].name)))
+            if (!held || (*only && !streq (only, self->channels [c].name)))
                 continue;
             Wob__HeldInfo *info = calloc (1, sizeof (*info));
             wob__held_info__init (info);
@@ -359,5 +359,11 @@ workers_list (broker_t *self, Wob__WorkersQuery *msg)
             info->orders = held;
             list->held [list->n_held++] = info;
         }
-    broker_respond (self, WOB__ENVELOPE__BODY_WORKER_LIST, list);
+    return list;
+}
+
+void
+workers_list (broker_t *self, Wob__WorkersQuery *msg)
+{
+    broker_respond (self, WOB__ENVELOPE__BODY_WORKER_LIST, workers_build (self, msg->channel));
 }

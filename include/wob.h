@@ -79,6 +79,11 @@ bool wob_utf8_valid (const char *s, size_t len);
 
 //  Writes s as a JSON string literal (quoted, escaped).
 void wob_json_string (FILE *out, const char *s);
+//  Writes an order with its history as `wobctl status --json` prints it
+//  (and the dashboard's /api/orders): {"id", "state", "channel", "worker",
+//  "wave", "campaign", "msisdn", "offers", "attempts", "outcome", "note",
+//  "history": [{"at_ms", "from", "to", "actor", "reason"}]}.
+void wob_order_json (FILE *out, const Wob__Order *order);
 
 //  --- Codec -------------------------------------------------------------
 //  Packs env (setting its version) into a new frame.  Returns NULL on OOM.

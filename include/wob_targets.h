@@ -34,6 +34,11 @@ typedef struct _wob_targets_t wob_targets_t;
 //  bytes).  NULL when the target has no such field.  (lib/fields.c)
 const char *wob_target_field (const Wob__Target *target, const char *name, char *buf,
                               size_t size);
+//  The customer's value tier by ARPU, as the call center's customer view
+//  and the visit route sheet show it: "platinum" from 300, "gold" from 150
+//  (the high value the call center serves), "silver" from 60, else
+//  "bronze" (also for an unknown ARPU).
+const char *wob_value_tier (double arpu);
 
 //  Opens a target CSV and reads its header.  Required columns: msisdn and
 //  offer; known columns are the Target fields; other columns become extra

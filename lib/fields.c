@@ -4,9 +4,29 @@
     plan's conditions (broker/plan.c), the SMS template (workers/sms) and
     the call script (workers/call) all read fields through it, so a name
     means the same thing in a plan, a template and a script.  Extra CSV
-    columns come after the built-in names.                              */
+    columns come after the built-in names.  Also the customer's value
+    tier, which the call console and the visit sheet both show.         */
 
 #include "wob_targets.h"
+#include <math.h>
+
+//  Value tiers by ARPU: the first floor the ARPU reaches.
+static const struct {
+    double floor;               //  ARPU from
+    const char *name;
+} s_tiers [] = {
+    { 300, "platinum" }, { 150, "gold" }, { 60, "silver" }, { 0, "bronze" }
+};
+
+const char *
+wob_value_tier (double arpu)
+{
+    size_t n = sizeof (s_tiers) / sizeof (s_tiers [0]);
+    for (size_t i = 0; i + 1 < n; i++)
+        if (isfinite (arpu) && arpu >= s_tiers [i].floor)
+            return s_tiers [i].name;
+    return s_tiers [n - 1].name;
+}
 
 const char *
 wob_target_field (const Wob__Target *t, const char *name, char *buf, size_t size)

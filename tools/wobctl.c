@@ -195,41 +195,6 @@ s_wave_print (ctl_t *ctl, Wob__WaveStatus *st)
 }
 
 static void
-s_order_json (Wob__Order *o)
-{
-    printf ("{\"id\": %" PRIu64 ", \"state\": \"%s\", \"channel\": ", o->id,
-            wob_state_name (o->state));
-    wob_json_string (stdout, o->channel);
-    printf (", \"worker\": ");
-    wob_json_string (stdout, o->worker);
-    printf (", \"wave\": ");
-    wob_json_string (stdout, o->wave);
-    printf (", \"campaign\": ");
-    wob_json_string (stdout, o->campaign);
-    printf (", \"msisdn\": ");
-    wob_json_string (stdout, o->target? o->target->msisdn: "");
-    printf (", \"offers\": [");
-    for (size_t i = 0; o->target && i < o->target->n_offers; i++) {
-        printf ("%s", i? ", ": "");
-        wob_json_string (stdout, o->target->offers [i]);
-    }
-    printf ("], \"attempts\": %u, \"outcome\": \"%s\", \"note\": ", o->attempts,
-            wob_outcome_name (o->outcome));
-    wob_json_string (stdout, o->outcome_note);
-    printf (", \"history\": [");
-    for (size_t i = 0; i < o->n_history; i++) {
-        Wob__HistoryEntry *h = o->history [i];
-        printf ("%s{\"at_ms\": %" PRId64 ", \"from\": \"%s\", \"to\": \"%s\", \"actor\": ",
-                i? ", ": "", h->at_ms, wob_state_name (h->from), wob_state_name (h->to));
-        wob_json_string (stdout, h->actor);
-        printf (", \"reason\": ");
-        wob_json_string (stdout, h->reason);
-        printf ("}");
-    }
-    printf ("]}");
-}
-
-static void
 s_order_print (Wob__Order *o)
 {
     Wob__Target *t = o->target;
@@ -298,12 +263,12 @@ s_status (ctl_t *ctl, int argc, char **argv)
         Wob__OrderList *list = reply->order_list;
         if (ctl->json) {
             if (query.order_id && list->n_orders == 1)
-                s_order_json (list->orders [0]);
+                wob_order_json (stdout, list->orders [0]);
             else {
                 printf ("[");
                 for (size_t i = 0; i < list->n_orders; i++) {
                     printf ("%s", i? ",\n ": "");
-                    s_order_json (list->orders [i]);
+                    wob_order_json (stdout, list->orders [i]);
                 }
                 printf ("]");
             }

@@ -29,7 +29,6 @@ Environment: CALL_URL, WOB_ENDPOINT, WOBCTL, TARGETS (the wave's CSV), WORK
 import csv
 import json
 import os
-import subprocess
 import sys
 import time
 import traceback
@@ -38,34 +37,18 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cdp import Browser, CdpError  # noqa: E402
+import tap  # noqa: E402
 
 URL = os.environ["CALL_URL"].rstrip("/")
-ENDPOINT = os.environ["WOB_ENDPOINT"]
-WOBCTL = os.environ["WOBCTL"]
 TARGETS = os.environ["TARGETS"]
 WORK = os.environ["WORK"]
 ARTEFACTS = os.environ["ARTEFACTS"]
 
-passed = failed = 0
-
-
-def check(what, condition, detail=""):
-    global passed, failed
-    if condition:
-        passed += 1
-        print(f"ok - {what}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL - {what}" + (f": {detail}" if detail else ""), file=sys.stderr, flush=True)
-    return condition
+check = tap.check
 
 
 def ctl(*args):
-    run = subprocess.run([WOBCTL, "--endpoint", ENDPOINT, *args], capture_output=True,
-                         text=True, timeout=30)
-    if run.returncode:
-        raise RuntimeError(f"wobctl {' '.join(args)}: {run.stderr.strip()}")
-    return run.stdout
+    return tap.wobctl(*args)
 
 
 def status(order_id):
@@ -363,8 +346,7 @@ def main():
     except Exception:
         traceback.print_exc()
         check("the scenario ran to the end", False)
-    print(f"call_console: {passed} passed, {failed} failed", flush=True)
-    return 1 if failed else 0
+    return tap.summary("call_console")
 
 
 if __name__ == "__main__":

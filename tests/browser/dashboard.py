@@ -26,41 +26,24 @@ wave), ARTEFACTS (where the screenshot goes).
 
 import json
 import os
-import subprocess
 import sys
 import traceback
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cdp import Browser, CdpError  # noqa: E402
+import tap  # noqa: E402
 
 URL = os.environ["DASH_URL"].rstrip("/")
-ENDPOINT = os.environ["WOB_ENDPOINT"]
-WOBCTL = os.environ["WOBCTL"]
 WAVE = os.environ["WAVE"]
 MSISDN = os.environ["MSISDN"]
 ARTEFACTS = os.environ["ARTEFACTS"]
 
-passed = failed = 0
-
-
-def check(what, condition, detail=""):
-    global passed, failed
-    if condition:
-        passed += 1
-        print(f"ok - {what}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL - {what}" + (f": {detail}" if detail else ""), file=sys.stderr, flush=True)
-    return condition
+check = tap.check
 
 
 def ctl(*args):
-    run = subprocess.run([WOBCTL, "--endpoint", ENDPOINT, "--json", *args], capture_output=True,
-                         text=True, timeout=30)
-    if run.returncode:
-        raise RuntimeError(f"wobctl {' '.join(args)}: {run.stderr.strip()}")
-    return json.loads(run.stdout)
+    return json.loads(tap.wobctl("--json", *args))
 
 
 def api(path):
@@ -263,8 +246,7 @@ def main():
     finally:
         if browser is not None:
             browser.close()
-    print(f"dashboard.py: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return tap.summary("dashboard.py")
 
 
 if __name__ == "__main__":

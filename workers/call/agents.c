@@ -247,14 +247,6 @@ center_seen (center_t *self, const char *id, int64_t idle_ms, char *err)
 
 //  --- The customer view --------------------------------------------------
 
-static const char *
-s_tier (double arpu)
-{
-    //  The thresholds of examples/wave.yaml: key accounts from 300, the
-    //  high value that the call center serves from 150.
-    return arpu >= 300? "platinum": arpu >= 150? "gold": arpu >= 60? "silver": "bronze";
-}
-
 //  Writes `, "key": "value"` (first: no comma).
 static void
 s_field (FILE *out, const char *key, const char *value, bool first)
@@ -351,7 +343,7 @@ s_view (center_t *self, Wob__LeaseItem *item)
         fprintf (out, ", \"arpu\": %.2f", t->arpu);
     else
         fprintf (out, ", \"arpu\": null");
-    s_field (out, "tier", s_tier (isfinite (t->arpu)? t->arpu: 0), false);
+    s_field (out, "tier", wob_value_tier (t->arpu), false);
     fprintf (out, ", \"tenure_months\": %u, \"priority\": %d", t->tenure_months, t->priority);
     s_field (out, "segment", t->segment, false);
     s_field (out, "lifecycle", t->lifecycle, false);

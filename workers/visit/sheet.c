@@ -25,24 +25,6 @@
 #include <math.h>
 #include <strings.h>
 
-//  Value tiers by ARPU, as the call center's customer view shows them
-//  (docs/CALL.md): the first floor the ARPU reaches.
-static const struct {
-    double floor;               //  ARPU from
-    const char *name;
-} s_tiers [] = {
-    { 300, "platinum" }, { 150, "gold" }, { 60, "silver" }, { 0, "bronze" }
-};
-
-static const char *
-s_tier (double arpu)
-{
-    size_t n = sizeof (s_tiers) / sizeof (s_tiers [0]);
-    for (size_t i = 0; i + 1 < n; i++)
-        if (isfinite (arpu) && arpu >= s_tiers [i].floor)
-            return s_tiers [i].name;
-    return s_tiers [n - 1].name;
-}
 
 static const char *
 s_text (const char *s)
@@ -143,7 +125,7 @@ s_csv (FILE *out, Wob__LeaseItem **items, size_t count, bool bom)
         }
         const char *values [] = {
             t->province, t->city, t->district, t->grid, s_address (t), t->name, t->msisdn,
-            t->customer_id, arpu, s_tier (t->arpu)
+            t->customer_id, arpu, wob_value_tier (t->arpu)
         };
         fprintf (out, "%" PRIu64 ",%u", o->id, o->attempts);
         for (size_t v = 0; v < sizeof (values) / sizeof (values [0]); v++) {
@@ -222,7 +204,7 @@ s_html_row (FILE *out, size_t n, Wob__LeaseItem *item)
     fputs ("\">", out);
     s_html_text (out, t->msisdn);
     fprintf (out, "</a></td><td class=num>%.2f<div class=small>%s</div></td>"
-             "<td class=num>%u</td><td>", isfinite (t->arpu)? t->arpu: 0.0, s_tier (t->arpu),
+             "<td class=num>%u</td><td>", isfinite (t->arpu)? t->arpu: 0.0, wob_value_tier (t->arpu),
              t->tenure_months);
     s_html_text (out, t->segment);
     fputs ("</td><td>", out);
