@@ -288,6 +288,15 @@ intake_commit (broker_t *self, Wob__SubmitCommit *msg)
     if (!wave)
         return;
     Wob__Wave *w = wave->wave;
+    //  A client that sends its commit without waiting for its chunks'
+    //  answers says which row it sent last: the wave opens only with all
+    //  of them durable
+    if (w->state == WOB__WAVE_STATE__WAVE_LOADING && msg->last_row > w->rows) {
+        broker_error (self, WOB__ERROR_CODE__ERR_CONFLICT, "submit: wave '%s' cannot open: "
+                      "rows up to %" PRIu64 " are durable, the client sent up to %" PRIu64
+                      "; resubmit to resume", w->id, w->rows, msg->last_row);
+        return;
+    }
     if (w->state == WOB__WAVE_STATE__WAVE_LOADING) {
         w->state = WOB__WAVE_STATE__WAVE_OPEN;
         broker_waves_changed (self);

@@ -164,6 +164,74 @@ s_prevalidate (const char *path, const wob_submit_opts_t *opts, uint64_t *rows, 
     return rc;
 }
 
+//  A wave that fits in one chunk goes in one round trip: begin, the chunk
+//  and the commit are sent together and answered in that order.  The chunk
+//  starts at row 1 (rows the broker already holds are skipped as resends)
+//  and the commit names the last row sent, so the broker opens the wave
+//  only with every row durable; the first error is the one reported.
+static int
+s_submit_small (wob_client_t *self, Wob__Wave *wave, uint64_t total, const char *path,
+                const wob_submit_opts_t *opts, Wob__Envelope **reply_p, char *err)
+{
+    wob_targets_t *targets = wob_targets_open (path, err);
+    if (!targets)
+        return WOB_ERR_INVALID;
+    Wob__Target **batch = calloc (total + 1, sizeof (Wob__Target *));
+    size_t n = 0;
+    while (n < total) {
+        Wob__Target *t = NULL;
+        char row_err [WOB_ERRLEN];
+        wob_row_t r = wob_targets_next (targets, &t, row_err);
+        if (r == WOB_ROW_EOF || r == WOB_ROW_FATAL)
+            break;
+        if (r == WOB_ROW_OK)
+            batch [n++] = t;
+        else
+        if (opts->bad_row)
+            opts->bad_row (opts->arg, row_err);     //  skipped (--skip-bad-rows)
+    }
+    wob_targets_destroy (&targets);
+
+    Wob__SubmitBegin begin = WOB__SUBMIT_BEGIN__INIT;
+    begin.wave = wave;
+    begin.targets = total;
+    Wob__Envelope breq = WOB__ENVELOPE__INIT;
+    breq.body_case = WOB__ENVELOPE__BODY_SUBMIT_BEGIN;
+    breq.submit_begin = &begin;
+    Wob__SubmitChunk chunk = WOB__SUBMIT_CHUNK__INIT;
+    chunk.wave = wave->id;
+    chunk.first_row = 1;
+    chunk.n_targets = n;
+    chunk.targets = batch;
+    Wob__Envelope creq = WOB__ENVELOPE__INIT;
+    creq.body_case = WOB__ENVELOPE__BODY_SUBMIT_CHUNK;
+    creq.submit_chunk = &chunk;
+    Wob__SubmitCommit commit = WOB__SUBMIT_COMMIT__INIT;
+    commit.wave = wave->id;
+    commit.last_row = n? batch [n - 1]->row: 0;
+    Wob__Envelope mreq = WOB__ENVELOPE__INIT;
+    mreq.body_case = WOB__ENVELOPE__BODY_SUBMIT_COMMIT;
+    mreq.submit_commit = &commit;
+    uint64_t ids [3] = { s_send (self, &breq), s_send (self, &creq), s_send (self, &mreq) };
+    for (size_t i = 0; i < n; i++)
+        wob__target__free_unpacked (batch [i], NULL);
+    free (batch);
+    if (!ids [0] || !ids [1] || !ids [2])
+        return wob_fail (err, WOB_ERR_UNREACHABLE, "cannot send to broker at %s",
+                         self->endpoint);
+    int rc = 0;
+    for (int i = 0; i < 3 && !rc; i++) {
+        Wob__Envelope *reply = s_wait (self, ids [i], self->timeout_ms, &rc, err);
+        if (reply && i == 1 && opts->progress)
+            opts->progress (opts->arg, reply->submit_chunk_reply->rows, total);
+        if (reply && i == 2)
+            *reply_p = reply;
+        else
+            wob_msg_free (&reply);
+    }
+    return rc;
+}
+
 int
 wob_client_submit (wob_client_t *self, const wob_submit_opts_t *opts, Wob__Envelope **reply_p,
                    char *err)
@@ -188,6 +256,10 @@ wob_client_submit (wob_client_t *self, const wob_submit_opts_t *opts, Wob__Envel
     }
     if ((rc = s_prevalidate (path, opts, &total, err)))
         goto done;
+    if (total <= (opts->chunk_rows? opts->chunk_rows: 5000)) {
+        rc = s_submit_small (self, wave, total, path, opts, reply_p, err);
+        goto done;
+    }
 
     //  Begin: the broker tells us how many rows it already holds.
     Wob__SubmitBegin begin = WOB__SUBMIT_BEGIN__INIT;
@@ -278,6 +350,7 @@ wob_client_submit (wob_client_t *self, const wob_submit_opts_t *opts, Wob__Envel
 
     Wob__SubmitCommit commit = WOB__SUBMIT_COMMIT__INIT;
     commit.wave = wave->id;
+    commit.last_row = next_first - 1;
     Wob__Envelope creq = WOB__ENVELOPE__INIT;
     creq.body_case = WOB__ENVELOPE__BODY_SUBMIT_COMMIT;
     creq.submit_commit = &commit;

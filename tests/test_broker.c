@@ -459,6 +459,21 @@ main (void)
     CHECK_MSG (s_error_code (reply) == WOB__ERROR_CODE__ERR_INVALID
                && strstr (reply->error->message, "row 3"), "bad msisdn names the row");
     wob_msg_free (&reply);
+    {
+        //  A commit sent ahead of its chunks' answers names the last row it
+        //  sent: W-bad's chunk was refused, so it must not open
+        Wob__SubmitCommit commit = WOB__SUBMIT_COMMIT__INIT;
+        commit.wave = "W-bad";
+        commit.last_row = 3;
+        Wob__Envelope req = WOB__ENVELOPE__INIT;
+        req.body_case = WOB__ENVELOPE__BODY_SUBMIT_COMMIT;
+        req.submit_commit = &commit;
+        reply = s_call (client, &req);
+        CHECK_MSG (s_error_code (reply) == WOB__ERROR_CODE__ERR_CONFLICT
+                   && strstr (reply->error->message, "rows up to 0 are durable, the client sent "
+                              "up to 3"), "a commit ahead of a refused chunk does not open the wave");
+        wob_msg_free (&reply);
+    }
     reply = s_submit (client, "W1", 6, NULL);
     CHECK_MSG (reply && reply->body_case == WOB__ENVELOPE__BODY_SUBMIT_SUMMARY
                && reply->submit_summary->accepted == 6, "wave of 6 accepted");
