@@ -45,8 +45,10 @@ one_run () {
   local endpoint="tcp://127.0.0.1:$(cat "$work/port")"
   coproc FLEET { "$build/bench/wob_fleet" --endpoint "$endpoint" --workers "$n" \
                    --capacity "$k" --orders "$orders" 2>"$work/fleet.log"; }
-  local line
-  read -r line <&"${FLEET[0]}"
+  local line=""
+  #  Bounded waits: a client that dies must not hang the run (a process
+  #  started meanwhile may hold the pipe open)
+  read -r -t 120 line <&"${FLEET[0]}" || true
   [ "$line" = ready ] || { say "fleet did not start: $line"; cat "$work/fleet.log" >&2; exit 1; }
   cat > "$work/wave.yaml" <<EOW
 campaign: C-fleet
@@ -58,7 +60,9 @@ plan:
 EOW
   "$bin/wobctl" --endpoint "$endpoint" submit "$work/wave.yaml" >/dev/null
   local cpu0; cpu0=$(cpu_ticks "$broker_pid")
-  read -r line <&"${FLEET[0]}"
+  line=""
+  read -r -t 600 line <&"${FLEET[0]}" || { say "fleet gave no result within 10 min";
+                                            cat "$work/fleet.log" >&2; }
   local cpu1; cpu1=$(cpu_ticks "$broker_pid")
   wait "$FLEET_PID" 2>/dev/null || true
   kill "$broker_pid"; wait "$broker_pid" 2>/dev/null || true
