@@ -626,7 +626,10 @@ s_handle (broker_t *self, zmsg_t *msg)
             workers_list (self, env->workers_query);
             broker_hurry (self);
             break;
-        case WOB__ENVELOPE__BODY_HELLO:         workers_hello (self, env->hello); break;
+        case WOB__ENVELOPE__BODY_HELLO:
+            workers_hello (self, env->hello);
+            broker_hurry (self);                    //  a worker waits for its welcome
+            break;
         case WOB__ENVELOPE__BODY_HEARTBEAT:
             if (!worker)
                 workers_session (self);             //  error: hello first

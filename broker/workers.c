@@ -124,6 +124,34 @@ s_valid_name (const char *name)
     return true;
 }
 
+//  The welcome: what the worker claims to hold and we do not give it, it
+//  must forget.
+static Wob__Welcome *
+s_welcome_new (broker_t *self, worker_t *worker, Wob__Hello *msg)
+{
+    Wob__Welcome *welcome = calloc (1, sizeof (*welcome));
+    wob__welcome__init (welcome);
+    welcome->heartbeat_ms = self->config.heartbeat_ms;
+    welcome->lease_ms = self->channels [worker->channel].lease_ms;
+    welcome->revoked = calloc (msg->n_holding + 1, sizeof (uint64_t));
+    for (size_t i = 0; i < msg->n_holding; i++)
+        if (!leases_holds (self->leases, msg->holding [i], worker->name))
+            welcome->revoked [welcome->n_revoked++] = msg->holding [i];
+    return welcome;
+}
+
+//  A second hello on the same connection is the worker asking again because
+//  our welcome was slow, not a new session: the leases we granted since the
+//  first are still on their way to it, in order, on this connection, so we
+//  must not take them back.  Answer with the same welcome and change nothing.
+static void
+s_hello_again (broker_t *self, worker_t *worker, Wob__Hello *msg)
+{
+    worker->last_seen_ms = self->now;
+    zsys_debug ("worker %s: hello again on the same connection", worker->name);
+    broker_respond (self, WOB__ENVELOPE__BODY_WELCOME, s_welcome_new (self, worker, msg));
+}
+
 void
 workers_hello (broker_t *self, Wob__Hello *msg)
 {
@@ -151,6 +179,15 @@ workers_hello (broker_t *self, Wob__Hello *msg)
                       "worker '%s'", old->name);
         return;
     }
+    if (old && old->channel != channel->id) {
+        broker_error (self, WOB__ERROR_CODE__ERR_CONFLICT, "hello: this connection is already "
+                      "worker '%s' of channel %s", old->name, self->channels [old->channel].name);
+        return;
+    }
+    if (old) {
+        s_hello_again (self, old, msg);
+        return;
+    }
     //  What it owns must not clash with what other live workers own.
     int routes_rc = routes_check (self, channel->id, msg->worker, msg->owns, msg->n_owns, err);
     if (routes_rc) {
@@ -158,8 +195,6 @@ workers_hello (broker_t *self, Wob__Hello *msg)
                       WOB__ERROR_CODE__ERR_INVALID, "hello: %s", err);
         return;
     }
-    if (old)
-        s_remove (self, old);
     old = workers_by_name (self->workers, msg->worker);
     if (old) {
         zsys_info ("worker %s: new session replaces the old one", msg->worker);
@@ -179,14 +214,7 @@ workers_hello (broker_t *self, Wob__Hello *msg)
     zhashx_insert (self->workers->by_name, worker->name, worker);
 
     //  Reconcile leases: keep what the worker still holds, return the rest.
-    Wob__Welcome *welcome = calloc (1, sizeof (*welcome));
-    wob__welcome__init (welcome);
-    welcome->heartbeat_ms = self->config.heartbeat_ms;
-    welcome->lease_ms = channel->lease_ms;
-    welcome->revoked = calloc (msg->n_holding + 1, sizeof (uint64_t));
-    for (size_t i = 0; i < msg->n_holding; i++)
-        if (!leases_holds (self->leases, msg->holding [i], worker->name))
-            welcome->revoked [welcome->n_revoked++] = msg->holding [i];
+    Wob__Welcome *welcome = s_welcome_new (self, worker, msg);
     if (leases_release_unclaimed (self, worker->name, msg->holding, msg->n_holding,
                                   "worker reconnected without it", err)) {
         wob__welcome__free_unpacked (welcome, NULL);

@@ -113,8 +113,8 @@ for _ in 1 2 3; do
 done
 check "another floor's agent finishes all three, the lost one included" wait_for 10 \
     bash -c "[ \$('$BIN/wobctl' --endpoint $ENDPOINT --json status --wave W-call-kill | jq .by_state.done) = 3 ]"
-check "the lost order's history says the worker was lost, then done once" \
-    [ "$(ctl --json status "$killed" | jq -c '[(.history | map(.reason) | any(test("worker lost"))), .attempts, .worker]')" = '[true,2,"call:k2"]' ]
+check_eq "the lost order's history says the worker was lost, then done once" '[true,2,"call:k2"]' \
+    "$(ctl --json status "$killed" | jq -c '[(.history | map(.reason) | any(test("worker lost"))), .attempts, .worker]')"
 if grep -q "ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer" "$WORK/call.err"; then
   fail "sanitizer report from wob-call"; grep -A20 "Sanitizer\|runtime error" "$WORK/call.err" >&2
 else

@@ -23,6 +23,9 @@ check () {  # check "description" command...
   local what=$1; shift
   if "$@"; then ok "$what"; else fail "$what"; fi
 }
+check_eq () {  # check_eq "description" EXPECTED ACTUAL: shows both when they differ
+  if [ "$2" = "$3" ]; then ok "$1"; else fail "$1 (expected '$2', got '$3')"; fi
+}
 finish () {
   echo "$(basename "$0" .sh): $PASSED passed, $FAILED failed"
   [ "$FAILED" -eq 0 ]

@@ -491,6 +491,26 @@ main (void)
     zclock_sleep (200);
     s_await_leases (w1, 3, 200);
     CHECK_MSG (zlistx_size (w1->leases) == 2, "never more than capacity (%zu)", zlistx_size (w1->leases));
+    {
+        //  A worker whose welcome was slow says hello again on the same
+        //  connection before its first leases arrive: that is not a new
+        //  session, and the leases on their way to it stay its own
+        reply = s_hello (w1, "sms-a", 2, NULL, 0);
+        CHECK_MSG (reply && reply->body_case == WOB__ENVELOPE__BODY_WELCOME
+                   && reply->welcome->n_revoked == 0, "hello again is welcomed");
+        wob_msg_free (&reply);
+        size_t kept = 0;
+        for (Wob__LeaseItem *i = zlistx_first (w1->leases); i; i = zlistx_next (w1->leases)) {
+            Wob__Order *o = s_order (client, i->order->id);
+            kept += o && o->state == WOB__STATE__STATE_DISPATCHED && o->attempts == 1
+                    && streq (o->worker, "sms-a") && !s_history_has (o, "reconnected");
+            wob__order__free_unpacked (o, NULL);
+        }
+        CHECK_MSG (kept == 2, "hello again on the same connection keeps the leases (%zu of 2)", kept);
+        s_await_leases (w1, 3, 200);
+        CHECK_MSG (zlistx_size (w1->leases) == 2, "and grants nothing twice (%zu)",
+                   zlistx_size (w1->leases));
+    }
     Wob__LeaseItem *a = s_take (w1), *b = s_take (w1);
     bool dup = false;
     CHECK_MSG (s_report_code (w1, a->order->id, a->order->attempts, WOB__OUTCOME__OUTCOME_DELIVERED, &dup) == 0

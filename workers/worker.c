@@ -319,7 +319,9 @@ s_duties (wob_worker_t *self)
         s_connect (self);
         return;
     }
-    if (!self->welcomed && !self->refused && now - self->last_hello > hb)
+    //  Ask again when the welcome is slow, but not every heartbeat: a busy
+    //  broker answers each hello, and a new connection costs the leases
+    if (!self->welcomed && !self->refused && now - self->last_hello > 3 * hb)
         s_hello (self);
     if (zhashx_size (self->pending) && now - self->last_resend > RESEND_MS)
         s_send_pending (self);
