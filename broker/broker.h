@@ -261,7 +261,6 @@ int rules_timing (broker_t *self, Wob__Order *order, rules_verdict_t *verdict);
 //  End of the channel's quiet hours if now is inside them, else 0.
 int64_t rules_quiet_until (broker_t *self, const char *channel);
 //  Records the first contact of an order (frequency caps count these).
-int rules_contacted (broker_t *self, Wob__Order *order, char *err);
 //  Counts a verdict in the wave's counts by rule ("filtered/duplicate",
 //  "merged/merge", "control/control", "deferred/quiet_hours").
 void rules_count_verdict (broker_t *self, uint32_t wave_seq, rules_verdict_t *verdict);

@@ -106,6 +106,8 @@ coordinate_merge (broker_t *self, wave_t *wave, Wob__Order *order, rules_verdict
                       "campaign %s, offer %s)", same? "merge": "absorb", order->id,
                       order->wave, order->campaign, order->target->offers [0]);
             rc = lifecycle_note (self, other, "rules", note, err);
+            if (!rc)
+                rc = store_target_put (self->store, other, err);    //  its offers grew
             order->merged_into = other->id;
             snprintf (verdict->reason, sizeof (verdict->reason), "folded into order %" PRIu64
                       " (%s, wave %s): the customer is contacted once", other->id,
@@ -157,6 +159,8 @@ coordinate_absorb (broker_t *self, Wob__Order *order, char *err)
     if (!rc && changed)
         rc = lifecycle_note (self, order, "rules", "rule absorb: took in the customer's "
                              "open orders of absorbed channels", err);
+    if (!rc && changed)
+        rc = store_target_put (self->store, order, err);            //  its offers grew
     return rc;
 }
 

@@ -119,13 +119,15 @@ leases_grant (broker_t *self, worker_t *worker, Wob__Order *order, char *err)
     channel_t *channel = &self->channels [worker->channel];
     wob_str_set (&order->worker, worker->name);
     order->attempts++;
+    if (order->attempts == 1)
+        order->contacted_ms = self->now;    //  what frequency caps count
     order->lease_deadline_ms = self->now + channel->lease_ms;
     char reason [160], when [32];
     snprintf (reason, sizeof (reason), "leased to %s until %s (attempt %u)", worker->name,
               wob_format_time (order->lease_deadline_ms, when, sizeof (when)), order->attempts);
     int rc = lifecycle_move (self, order, WOB__STATE__STATE_DISPATCHED, "dispatch", reason, err);
-    if (!rc)
-        rc = rules_contacted (self, order, err);
+    if (!rc && order->attempts == 1)
+        lifecycle_count_contact (self, order);  //  retries of one order are one contact
     if (rc) {
         wob__order__free_unpacked (order, NULL);
         return rc;

@@ -140,7 +140,7 @@ s_history (broker_t *self, Wob__Order *order, int from, int to, const char *acto
     entry.to = to;
     entry.actor = (char *) actor;
     entry.reason = (char *) reason;
-    return store_history_put (self->store, order->id, order->history_len++, &entry, err);
+    return store_history_put (self->store, order, &entry, err);
 }
 
 //  The order's channel slot in the wave counts (0: no channel).
@@ -204,11 +204,14 @@ lifecycle_create (broker_t *self, Wob__Order *order, Wob__State to, const char *
     order->state = to;
     order->created_ms = order->updated_ms = self->now;
     order->history_len = 0;
+    order->history_last = 0;
     int rc = s_enter (self, order, err);
     if (!rc)
         rc = s_history (self, order, WOB__STATE__STATE_RECEIVED, to, actor, reason, err);
     if (!rc)
         rc = store_order_put (self->store, order, err);
+    if (!rc)
+        rc = store_target_put (self->store, order, err);
     if (!rc) {
         s_count (self, order, 0, to);
         wave_t *wave = broker_wave_by_seq (self, order->wave_seq);

@@ -80,7 +80,8 @@ s_capped (broker_t *self, Wob__Order *order, rules_verdict_t *verdict, bool *hit
             continue;
         uint32_t count;
         int rc = store_contact_count (self->store, order->target->msisdn,
-                                      self->now - cap->window_ms, cap->channel, &count, err);
+                                      self->now - cap->window_ms, cap->channel, order->id,
+                                      &count, err);
         if (rc)
             return rc;
         if (count >= cap->max) {
@@ -288,16 +289,6 @@ rules_dispatch (broker_t *self, Wob__Order *order, rules_verdict_t *verdict, cha
     if (verdict->to == WOB__STATE__STATE_QUEUED)
         verdict->to = WOB__STATE__STATE_DISPATCHED;
     return 0;
-}
-
-int
-rules_contacted (broker_t *self, Wob__Order *order, char *err)
-{
-    if (order->attempts != 1)
-        return 0;                   //  retries of one order are one contact
-    lifecycle_count_contact (self, order);
-    return store_contact_add (self->store, order->target->msisdn, self->now, order->id,
-                              order->channel, err);
 }
 
 void

@@ -5,12 +5,18 @@
     lifetimes and transaction rules stop at this file.
 
     Layout (one environment, named databases):
-      meta      "magic" = "wob-store-3", "next_order", "next_wave", "next_route"
+      meta      "magic" = "wob-store-4", "next_order", "next_wave"
       channels  channel name -> 1-byte id
       waves     wave id -> Wave (protobuf)
       stats     wave seq (u32 BE) -> store_stats_t
-      orders    order id (u64 BE) -> Order (protobuf, without history)
-      history   order id (u64 BE) + seq (u32 BE) -> HistoryEntry (protobuf)
+      orders    order id (u64 BE) -> Order (protobuf, without target and history:
+                the part that changes, rewritten at every transition)
+      targets   order id (u64 BE) -> Target (protobuf: written once; again only
+                when a merge adds offers)
+      history   log seq (u64 BE) -> HistoryEntry (protobuf) with its order id
+                and the seq of the order's previous entry: an append-only log
+                in time order; an order's history is the chain back from its
+                history_last
       msisdn    number -> wave seq (u32 BE) + order id (u64 BE), dupsort
       wave_ord  wave seq (u32 BE) + order id (u64 BE) -> ""
       queue     channel (u8) + route (u32 BE) + wave seq (u32 BE)
@@ -20,20 +26,27 @@
       timers    due ms (u64 BE) + order id (u64 BE) -> ""
       leases    order id (u64 BE) -> ""
       suppress  number + NUL + channel -> SuppressEntry (protobuf)
-      contacts  number + NUL + at ms (u64 BE) + order id -> channel name
       rule_counts  wave seq (u32 BE) + rule name -> u64
       tallies   wave seq (u32 BE) + dimension (u8) + value -> wob_tally_t
       imported  wave seq (u32 BE) + number -> store_imported_t
 
     Big-endian keys make LMDB's byte order the numeric order, so "head of a
-    queue" and "timers due by now" are one cursor positioning each.        */
+    queue" and "timers due by now" are one cursor positioning each.
+
+    What a transition writes is kept small and close together, because a
+    write transaction copies and writes back every page it touches: orders
+    leave the queue by priority, not by id, so their records are scattered
+    over the orders table; a small record there (no target) and history
+    appended at the log's end make a group of leases touch few pages.  The
+    frequency caps count contacts from the number index and the orders'
+    contacted_ms, so a contact writes nothing of its own.                  */
 
 #include "store_private.h"
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <errno.h>
 
-#define STORE_MAGIC "wob-store-3"
+#define STORE_MAGIC "wob-store-4"
 #define STORE_MAGIC_PREFIX "wob-store-"
 
 
@@ -88,6 +101,14 @@ s_load_counters (store_t *self, MDB_txn *txn)
     key = (MDB_val) { 9, "next_wave" };
     rc = mdb_get (txn, self->meta, &key, &val);
     self->next_wave = rc == 0 && val.mv_size == 8? (uint32_t) store_priv_get_u64 (val.mv_data): 1;
+    //  The history log's next seq follows its last key: no counter to keep
+    self->next_history = 1;
+    MDB_cursor *cursor;
+    if (mdb_cursor_open (txn, self->history, &cursor) == 0) {
+        if (mdb_cursor_get (cursor, &key, &val, MDB_LAST) == 0 && key.mv_size == 8)
+            self->next_history = store_priv_get_u64 (key.mv_data) + 1;
+        mdb_cursor_close (cursor);
+    }
     self->counters_dirty = false;
     return 0;
 }
@@ -102,11 +123,12 @@ s_open_dbs (store_t *self, char *err)
     struct { const char *name; MDB_dbi *dbi; unsigned flags; } dbs [] = {
         { "meta", &self->meta, 0 }, { "channels", &self->channels, 0 },
         { "waves", &self->waves, 0 }, { "stats", &self->stats, 0 },
-        { "orders", &self->orders, 0 }, { "history", &self->history, 0 },
+        { "orders", &self->orders, 0 }, { "targets", &self->targets, 0 },
+        { "history", &self->history, 0 },
         { "msisdn", &self->msisdn, MDB_DUPSORT | MDB_DUPFIXED },
         { "wave_ord", &self->wave_ord, 0 }, { "queue", &self->queue, 0 },
         { "timers", &self->timers, 0 }, { "leases", &self->leases, 0 },
-        { "suppress", &self->suppress, 0 }, { "contacts", &self->contacts, 0 },
+        { "suppress", &self->suppress, 0 },
         { "rule_counts", &self->rule_counts, 0 },
         { "held", &self->held, 0 }, { "routes", &self->routes, 0 },
         { "tallies", &self->tallies, 0 }, { "imported", &self->imported, 0 }
@@ -404,8 +426,16 @@ int
 store_priv_put_message (store_t *self, MDB_dbi dbi, void *k, size_t klen,
                const ProtobufCMessage *msg, char *err, const char *what)
 {
+    return store_priv_put_message_flags (self, dbi, k, klen, msg, 0, err, what);
+}
+
+int
+store_priv_put_message_flags (store_t *self, MDB_dbi dbi, void *k, size_t klen,
+                              const ProtobufCMessage *msg, unsigned flags, char *err,
+                              const char *what)
+{
     MDB_val key = { klen, k }, val = { protobuf_c_message_get_packed_size (msg), NULL };
-    int rc = mdb_put (self->txn, dbi, &key, &val, MDB_RESERVE);
+    int rc = mdb_put (self->txn, dbi, &key, &val, MDB_RESERVE | flags);
     if (rc)
         return store_priv_fail (self, err, rc, what);
     protobuf_c_message_pack (msg, val.mv_data);
@@ -516,8 +546,9 @@ store_channel_name (store_t *self, uint8_t id)
     return id < STORE_MAX_CHANNELS && self->channel_names [id]? self->channel_names [id]: "?";
 }
 
-int
-store_order_get (store_t *self, uint64_t id, Wob__Order **order_p, char *err)
+//  The order's changing part alone (no target).
+static int
+s_order_state_get (store_t *self, uint64_t id, Wob__Order **order_p, char *err)
 {
     uint8_t k [8];
     store_priv_put_u64 (k, id);
@@ -536,74 +567,150 @@ store_order_get (store_t *self, uint64_t id, Wob__Order **order_p, char *err)
 }
 
 int
+store_order_get (store_t *self, uint64_t id, Wob__Order **order_p, char *err)
+{
+    int rc = s_order_state_get (self, id, order_p, err);
+    if (rc)
+        return rc;
+    uint8_t k [8];
+    store_priv_put_u64 (k, id);
+    MDB_val key = { 8, k }, val;
+    rc = mdb_get (self->txn, self->targets, &key, &val);
+    if (rc == 0)
+        (*order_p)->target = wob__target__unpack (NULL, val.mv_size, val.mv_data);
+    if (rc || !(*order_p)->target) {
+        wob__order__free_unpacked (*order_p, NULL);
+        *order_p = NULL;
+        if (rc && rc != MDB_NOTFOUND)
+            return store_priv_fail (self, err, rc, "reading an order's target");
+        return wob_fail (err, WOB_ERR_STORE, "store %s: order %" PRIu64 " has no readable "
+                         "target record", self->path, id);
+    }
+    return 0;
+}
+
+int
+store_contact_count (store_t *self, const char *msisdn, int64_t since_ms, const char *channel,
+                     uint64_t except_id, uint32_t *count_p, char *err)
+{
+    *count_p = 0;
+    uint64_t *ids;
+    size_t count;
+    int rc = store_msisdn_list (self, msisdn, &ids, &count, err);
+    for (size_t i = 0; i < count && !rc; i++) {
+        Wob__Order *other;
+        if (ids [i] == except_id || (rc = s_order_state_get (self, ids [i], &other, err)))
+            continue;
+        if (other->contacted_ms && other->contacted_ms >= since_ms
+        &&  (!*channel || streq (channel, other->channel)))
+            (*count_p)++;
+        wob__order__free_unpacked (other, NULL);
+    }
+    free (ids);
+    return rc;
+}
+
+int
 store_order_put (store_t *self, Wob__Order *order, char *err)
 {
     uint8_t k [8];
     store_priv_put_u64 (k, order->id);
-    //  History lives in its own table; never store it twice.
+    //  Target and history live in tables of their own; never store them twice.
+    Wob__Target *target = order->target;
     size_t n_history = order->n_history;
     Wob__HistoryEntry **history = order->history;
+    order->target = NULL;
     order->n_history = 0;
     order->history = NULL;
     int rc = store_priv_put_message (self, self->orders, k, 8, &order->base, err, "writing an order");
+    order->target = target;
     order->n_history = n_history;
     order->history = history;
     return rc;
 }
 
 int
-store_history_put (store_t *self, uint64_t id, uint32_t seq, Wob__HistoryEntry *entry,
-                   char *err)
+store_target_put (store_t *self, Wob__Order *order, char *err)
 {
-    uint8_t k [12];
-    store_priv_put_u64 (k, id);
-    store_priv_put_u32 (k + 8, seq);
-    return store_priv_put_message (self, self->history, k, 12, &entry->base, err, "writing history");
+    if (!order->target)
+        return wob_fail (err, WOB_ERR_INVALID, "order %" PRIu64 " has no target", order->id);
+    uint8_t k [8];
+    store_priv_put_u64 (k, order->id);
+    return store_priv_put_message (self, self->targets, k, 8, &order->target->base, err,
+                                   "writing an order's target");
+}
+
+int
+store_history_put (store_t *self, Wob__Order *order, Wob__HistoryEntry *entry, char *err)
+{
+    uint8_t k [8];
+    store_priv_put_u64 (k, self->next_history);
+    entry->order_id = order->id;
+    entry->prev = order->history_last;
+    //  The log only grows at its end: MDB_APPEND skips the search
+    int rc = store_priv_put_message_flags (self, self->history, k, 8, &entry->base,
+                                           MDB_APPEND, err, "writing history");
+    if (rc == 0) {
+        order->history_last = self->next_history++;
+        order->history_len++;
+    }
+    return rc;
 }
 
 int
 store_history_load (store_t *self, Wob__Order *order, char *err)
 {
-    uint8_t k [12];
-    store_priv_put_u64 (k, order->id);
-    store_priv_put_u32 (k + 8, 0);
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open (self->txn, self->history, &cursor);
-    if (rc)
-        return store_priv_fail (self, err, rc, "reading history");
     for (size_t i = 0; i < order->n_history; i++)
         wob__history_entry__free_unpacked (order->history [i], NULL);
     free (order->history);
-    size_t cap = order->history_len? order->history_len: 4;
-    order->history = calloc (cap, sizeof (Wob__HistoryEntry *));
+    order->history = NULL;
     order->n_history = 0;
-    if (!order->history) {
-        mdb_cursor_close (cursor);
-        return wob_fail (err, WOB_ERR_NOMEM, "out of memory reading history");
-    }
-    MDB_val key = { 12, k }, val;
-    for (rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) {
-        if (key.mv_size != 12 || memcmp (key.mv_data, k, 8) != 0)
+    //  Follow the chain newest to oldest, then turn it round
+    size_t cap = order->history_len > 4? order->history_len: 4, count = 0;
+    Wob__HistoryEntry **entries = malloc (cap * sizeof (*entries));
+    int rc = entries? 0: wob_fail (err, WOB_ERR_NOMEM, "out of memory reading history");
+    for (uint64_t seq = order->history_last; seq && !rc; ) {
+        uint8_t k [8];
+        store_priv_put_u64 (k, seq);
+        MDB_val key = { 8, k }, val;
+        if ((rc = mdb_get (self->txn, self->history, &key, &val))) {
+            rc = store_priv_fail (self, err, rc, "reading history");
             break;
+        }
         Wob__HistoryEntry *entry = wob__history_entry__unpack (NULL, val.mv_size, val.mv_data);
-        if (!entry)
-            continue;
-        if (order->n_history == cap) {
-            Wob__HistoryEntry **more = realloc (order->history, 2 * cap * sizeof (*more));
+        if (!entry || entry->order_id != order->id || entry->prev >= seq) {
+            if (entry)
+                wob__history_entry__free_unpacked (entry, NULL);
+            rc = wob_fail (err, WOB_ERR_STORE, "store %s: history entry %" PRIu64 " of "
+                           "order %" PRIu64 " is corrupt", self->path, seq, order->id);
+            break;
+        }
+        if (count == cap) {
+            Wob__HistoryEntry **more = realloc (entries, 2 * cap * sizeof (*more));
             if (!more) {
                 wob__history_entry__free_unpacked (entry, NULL);
-                rc = ENOMEM;
+                rc = wob_fail (err, WOB_ERR_NOMEM, "out of memory reading history");
                 break;
             }
+            entries = more;
             cap *= 2;
-            order->history = more;
         }
-        order->history [order->n_history++] = entry;
+        entries [count++] = entry;
+        seq = entry->prev;
     }
-    mdb_cursor_close (cursor);
-    if (rc && rc != MDB_NOTFOUND)
-        return store_priv_fail (self, err, rc, "reading history");
+    if (rc) {
+        for (size_t i = 0; i < count; i++)
+            wob__history_entry__free_unpacked (entries [i], NULL);
+        free (entries);
+        return rc;
+    }
+    for (size_t i = 0; i < count / 2; i++) {
+        Wob__HistoryEntry *swap = entries [i];
+        entries [i] = entries [count - 1 - i];
+        entries [count - 1 - i] = swap;
+    }
+    order->history = entries;
+    order->n_history = count;
     return 0;
 }
 

@@ -61,10 +61,16 @@ int store_channel_id (store_t *self, const char *name, bool create, uint8_t *id,
 const char *store_channel_name (store_t *self, uint8_t id);
 
 //  --- Orders and history -------------------------------------------------
+//  An order with its target (history: store_history_load).
 int store_order_get (store_t *self, uint64_t id, Wob__Order **order_p, char *err);
+//  Writes what changes of an order (not its target): every transition.
 int store_order_put (store_t *self, Wob__Order *order, char *err);
-int store_history_put (store_t *self, uint64_t id, uint32_t seq,
-                       Wob__HistoryEntry *entry, char *err);
+//  Writes the order's target: when it is created, and when a merge adds offers.
+int store_target_put (store_t *self, Wob__Order *order, char *err);
+//  Appends entry to the history log as the order's newest (sets the
+//  order's history_last and history_len: store the order after).
+int store_history_put (store_t *self, Wob__Order *order, Wob__HistoryEntry *entry,
+                       char *err);
 //  Fills order->history with all entries (heap; freed with the order).
 int store_history_load (store_t *self, Wob__Order *order, char *err);
 
@@ -146,13 +152,12 @@ int store_suppress_list (store_t *self, const char *msisdn, const char *after,
                          char *err);
 uint64_t store_suppress_count (store_t *self);
 
-//  Contacts: when each customer was contacted on which channel (the
-//  frequency caps count these).
-int store_contact_add (store_t *self, const char *msisdn, int64_t at_ms, uint64_t order_id,
-                       const char *channel, char *err);
-//  Contacts of number since since_ms, on channel ("" = all).
+//  Contacts of number since since_ms, on channel ("" = all), not counting
+//  order except_id: the number's orders first leased since then (an
+//  order's contacted_ms; its retries are the same contact).
 int store_contact_count (store_t *self, const char *msisdn, int64_t since_ms,
-                         const char *channel, uint32_t *count_p, char *err);
+                         const char *channel, uint64_t except_id, uint32_t *count_p,
+                         char *err);
 
 //  The number's first order in a wave (duplicate filter, imports), or 0:
 //  from the number index (store_msisdn_add), no index of its own.

@@ -420,58 +420,6 @@ store_suppress_count (store_t *self)
     return mdb_stat (self->txn, self->suppress, &st) == 0? st.ms_entries: 0;
 }
 
-//  --- Contacts ---------------------------------------------------------------
-
-static size_t
-s_contact_key (uint8_t *k, const char *msisdn, int64_t at_ms, uint64_t order_id)
-{
-    size_t len = strlen (msisdn);
-    if (len > 32)
-        len = 32;
-    memcpy (k, msisdn, len);
-    k [len] = 0;
-    store_priv_put_u64 (k + len + 1, (uint64_t) (at_ms < 0? 0: at_ms));
-    store_priv_put_u64 (k + len + 9, order_id);
-    return len + 17;
-}
-
-int
-store_contact_add (store_t *self, const char *msisdn, int64_t at_ms, uint64_t order_id,
-                   const char *channel, char *err)
-{
-    uint8_t k [64];
-    size_t klen = s_contact_key (k, msisdn, at_ms, order_id);
-    return store_priv_put (self, self->contacts, k, klen, (void *) channel, strlen (channel), 0,
-                           err, "recording a contact");
-}
-
-int
-store_contact_count (store_t *self, const char *msisdn, int64_t since_ms, const char *channel,
-                     uint32_t *count_p, char *err)
-{
-    uint8_t k [64];
-    size_t klen = s_contact_key (k, msisdn, since_ms, 0);
-    size_t prefix = klen - 16;
-    *count_p = 0;
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open (self->txn, self->contacts, &cursor);
-    if (rc)
-        return store_priv_fail (self, err, rc, "reading contacts");
-    MDB_val key = { klen, k }, val;
-    size_t want = channel? strlen (channel): 0;
-    for (rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) {
-        if (key.mv_size != klen || memcmp (key.mv_data, k, prefix) != 0)
-            break;
-        if (!want || (val.mv_size == want && memcmp (val.mv_data, channel, want) == 0))
-            (*count_p)++;
-    }
-    mdb_cursor_close (cursor);
-    if (rc && rc != MDB_NOTFOUND)
-        return store_priv_fail (self, err, rc, "reading contacts");
-    return 0;
-}
-
 //  --- Numbers in a wave -------------------------------------------------------
 
 int

@@ -12,12 +12,13 @@ struct _store_t {
     MDB_txn *txn;               //  the group's write transaction, or NULL
     bool dirty;                 //  something was written in txn
     bool nosync;                //  commits without fsync (benchmarks)
-    MDB_dbi meta, channels, waves, stats, orders, history;
+    MDB_dbi meta, channels, waves, stats, orders, targets, history;
     MDB_dbi msisdn, wave_ord, queue, timers, leases;
-    MDB_dbi suppress, contacts, rule_counts, held, routes;
+    MDB_dbi suppress, rule_counts, held, routes;
     MDB_dbi tallies, imported;
     uint64_t next_order;        //  next order id to hand out
     uint32_t next_wave;         //  next wave seq to hand out
+    uint64_t next_history;      //  next key of the history log (its last + 1)
     bool counters_dirty;        //  next_* changed in this transaction
     char *channel_names [STORE_MAX_CHANNELS];  //  id -> name cache
     char *path;                 //  data directory, for messages
@@ -37,5 +38,8 @@ int store_priv_del (store_t *self, MDB_dbi dbi, void *k, size_t klen, MDB_val *v
 //  Packs a protobuf message straight into the map (MDB_RESERVE).
 int store_priv_put_message (store_t *self, MDB_dbi dbi, void *k, size_t klen,
                             const ProtobufCMessage *msg, char *err, const char *what);
+int store_priv_put_message_flags (store_t *self, MDB_dbi dbi, void *k, size_t klen,
+                                  const ProtobufCMessage *msg, unsigned flags, char *err,
+                                  const char *what);
 
 #endif

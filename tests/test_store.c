@@ -79,6 +79,7 @@ test_put_and_reopen (void)
     o.order.n_history = 1;
     o.order.history = entries;
     CHECK (store_order_put (store, &o.order, err) == 0);
+    CHECK (store_target_put (store, &o.order, err) == 0);
     CHECK (o.order.n_history == 1 && o.order.history == entries);
     CHECK (store_dirty (store));
     CHECK (store_order_count (store) == 1);
@@ -105,7 +106,16 @@ test_put_and_reopen (void)
                && streq (back->target->offers [0], "5G-199")
                && streq (back->target->offers [1], "broadband-100M"));
         CHECK (back->n_history == 0);
+        //  A transition rewrites what changes, not the target
+        back->state = WOB__STATE__STATE_DISPATCHED;
+        wob_str_set (&back->target->name, "李四");
+        CHECK (store_order_put (store, back, err) == 0);
         wob__order__free_unpacked (back, NULL);
+        CHECK (store_order_get (store, id, &back, err) == 0);
+        CHECK (back && back->state == WOB__STATE__STATE_DISPATCHED
+               && streq (back->target->name, "张三"));
+        if (back)
+            wob__order__free_unpacked (back, NULL);
     }
     CHECK (store_order_get (store, id + 1, &back, err) == WOB_ERR_NOT_FOUND);
     CHECK (back == NULL);
@@ -138,6 +148,7 @@ test_abort (void)
     uint32_t wave_first = store_next_wave_seq (store);
     s_order_init (&o, first, "13800000001", WOB__STATE__STATE_RECEIVED);
     CHECK (store_order_put (store, &o.order, err) == 0);
+    CHECK (store_target_put (store, &o.order, err) == 0);
     CHECK (store_lease_put (store, first, err) == 0);
     CHECK (store_commit (store, err) == 0);
 
@@ -190,36 +201,65 @@ done:
 static void
 test_history (void)
 {
-    testutil_start ("history load in seq order");
+    testutil_start ("history: a log in time order, each order's entries chained");
     char err [WOB_ERRLEN];
-    store_t *store = s_open (testutil_path ("history"), 0, err);
+    const char *dir = testutil_path ("history");
+    store_t *store = s_open (dir, 0, err);
     CHECK (store);
     if (!store)
         goto done;
     CHECK (store_begin (store, err) == 0);
-    test_order_t o;
+    test_order_t o, n;
     s_order_init (&o, 42, "13800000042", WOB__STATE__STATE_DISPATCHED);
-    o.order.history_len = 3;
-    CHECK (store_order_put (store, &o.order, err) == 0);
-    //  Written out of order; neighbours 41 and 43 must not leak in
-    const Wob__State to [3] = {
-        WOB__STATE__STATE_RECEIVED, WOB__STATE__STATE_QUEUED, WOB__STATE__STATE_DISPATCHED
+    s_order_init (&n, 41, "13800000041", WOB__STATE__STATE_QUEUED);
+    const Wob__State to [4] = {
+        WOB__STATE__STATE_QUEUED, WOB__STATE__STATE_DISPATCHED,
+        WOB__STATE__STATE_QUEUED, WOB__STATE__STATE_DISPATCHED
     };
-    const uint32_t order_of_writes [3] = { 2, 0, 1 };
+    //  Order 42's entries with a neighbour's in between (as in a group)
     for (int i = 0; i < 3; i++) {
-        uint32_t seq = order_of_writes [i];
         Wob__HistoryEntry entry = WOB__HISTORY_ENTRY__INIT;
-        entry.at_ms = 1000 + seq;
-        entry.from = seq? to [seq - 1]: WOB__STATE__STATE_NONE;
-        entry.to = to [seq];
+        entry.at_ms = 1000 + i;
+        entry.from = i? to [i - 1]: WOB__STATE__STATE_RECEIVED;
+        entry.to = to [i];
         entry.actor = "broker";
-        entry.reason = seq == 2? "leased to sms-1": "intake";
-        CHECK (store_history_put (store, 42, seq, &entry, err) == 0);
+        entry.reason = i == 1? "leased to sms-1": "intake";
+        CHECK (store_history_put (store, &o.order, &entry, err) == 0);
+        Wob__HistoryEntry other = WOB__HISTORY_ENTRY__INIT;
+        other.actor = "neighbour";
+        CHECK (store_history_put (store, &n.order, &other, err) == 0);
     }
-    Wob__HistoryEntry other = WOB__HISTORY_ENTRY__INIT;
-    other.actor = "neighbour";
-    CHECK (store_history_put (store, 41, 7, &other, err) == 0);
-    CHECK (store_history_put (store, 43, 0, &other, err) == 0);
+    CHECK (o.order.history_len == 3 && n.order.history_len == 3);
+    CHECK (store_order_put (store, &o.order, err) == 0);
+    CHECK (store_target_put (store, &o.order, err) == 0);
+    CHECK (store_commit (store, err) == 0);
+
+    //  An aborted group's entries are gone and their log keys reused
+    CHECK (store_begin (store, err) == 0);
+    uint64_t last = o.order.history_last;
+    Wob__HistoryEntry lost = WOB__HISTORY_ENTRY__INIT;
+    lost.reason = "lost";
+    CHECK (store_history_put (store, &o.order, &lost, err) == 0);
+    store_abort (store);
+    o.order.history_last = last;
+    o.order.history_len = 3;
+
+    //  And after a reopen the log goes on at its end
+    store_destroy (&store);
+    store = s_open (dir, 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    CHECK (store_begin (store, err) == 0);
+    Wob__HistoryEntry entry = WOB__HISTORY_ENTRY__INIT;
+    entry.at_ms = 1003;
+    entry.from = to [2];
+    entry.to = to [3];
+    entry.actor = "broker";
+    entry.reason = "leased to sms-2";
+    CHECK (store_history_put (store, &o.order, &entry, err) == 0);
+    CHECK (o.order.history_last == last + 2);     //  after the neighbour's last
+    CHECK (store_order_put (store, &o.order, err) == 0);
     CHECK (store_commit (store, err) == 0);
 
     CHECK (store_begin (store, err) == 0);
@@ -227,23 +267,22 @@ test_history (void)
     CHECK (store_order_get (store, 42, &back, err) == 0);
     if (back) {
         CHECK (store_history_load (store, back, err) == 0);
-        CHECK (back->n_history == 3);
-        for (size_t i = 0; i < back->n_history && i < 3; i++) {
+        CHECK (back->n_history == 4);
+        for (size_t i = 0; i < back->n_history && i < 4; i++) {
             CHECK (back->history [i]->at_ms == 1000 + (int64_t) i);
             CHECK (back->history [i]->to == to [i]);
             CHECK (streq (back->history [i]->actor, "broker"));
         }
-        if (back->n_history == 3)
-            CHECK (streq (back->history [2]->reason, "leased to sms-1"));
-        wob__order__free_unpacked (back, NULL);
-    }
-    //  An order with more entries than history_len says still gets them all
-    back = NULL;
-    CHECK (store_order_get (store, 42, &back, err) == 0);
-    if (back) {
+        if (back->n_history == 4)
+            CHECK (streq (back->history [3]->reason, "leased to sms-2"));
+        //  history_len is only a hint: a short one still gets them all
         back->history_len = 1;
         CHECK (store_history_load (store, back, err) == 0);
-        CHECK (back->n_history == 3);
+        CHECK (back->n_history == 4);
+        //  A chain that points at another order's entry is corrupt
+        back->history_last = last - 1;
+        CHECK (store_history_load (store, back, err) == WOB_ERR_STORE);
+        CHECK_ERR (err, "is corrupt");
         wob__order__free_unpacked (back, NULL);
     }
     //  No entries: empty history
@@ -251,6 +290,47 @@ test_history (void)
     CHECK (store_history_load (store, &o.order, err) == 0);
     CHECK (o.order.n_history == 0);
     free (o.order.history);
+    store_abort (store);
+    store_destroy (&store);
+done:
+    testutil_end ();
+}
+
+static void
+test_contacts (void)
+{
+    testutil_start ("contacts: counted from the number's orders");
+    char err [WOB_ERRLEN];
+    store_t *store = s_open (testutil_path ("contacts"), 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    CHECK (store_begin (store, err) == 0);
+    //  13800000001: order 1 sms at 5000, order 2 call at 9000, order 3
+    //  never leased; 13800000002: order 4 sms at 9000
+    struct { uint64_t id; const char *msisdn, *channel; int64_t at; } rows [] = {
+        { 1, "13800000001", "sms", 5000 }, { 2, "13800000001", "call", 9000 },
+        { 3, "13800000001", "sms", 0 }, { 4, "13800000002", "sms", 9000 }
+    };
+    for (size_t i = 0; i < 4; i++) {
+        test_order_t o;
+        s_order_init (&o, rows [i].id, rows [i].msisdn, WOB__STATE__STATE_DONE);
+        o.order.channel = (char *) rows [i].channel;
+        o.order.contacted_ms = rows [i].at;
+        CHECK (store_order_put (store, &o.order, err) == 0);
+        CHECK (store_target_put (store, &o.order, err) == 0);
+        CHECK (store_msisdn_add (store, rows [i].msisdn, 1, rows [i].id, err) == 0);
+    }
+    uint32_t count = 99;
+    CHECK (store_contact_count (store, "13800000001", 0, "", 0, &count, err) == 0 && count == 2);
+    CHECK (store_contact_count (store, "13800000001", 6000, "", 0, &count, err) == 0
+           && count == 1);
+    CHECK (store_contact_count (store, "13800000001", 0, "sms", 0, &count, err) == 0
+           && count == 1);
+    CHECK (store_contact_count (store, "13800000001", 0, "", 2, &count, err) == 0
+           && count == 1);
+    CHECK (store_contact_count (store, "13800000003", 0, "", 0, &count, err) == 0
+           && count == 0);
     store_abort (store);
     store_destroy (&store);
 done:
@@ -907,6 +987,7 @@ test_map_full (void)
     uint64_t kept = store_next_order_id (store);
     s_order_init (&o, kept, "13800000000", WOB__STATE__STATE_QUEUED);
     CHECK (store_order_put (store, &o.order, err) == 0);
+    CHECK (store_target_put (store, &o.order, err) == 0);
     CHECK (store_commit (store, err) == 0);
 
     char big [1025];
@@ -922,6 +1003,8 @@ test_map_full (void)
         o.target.name = big;
         err [0] = 0;
         rc = store_order_put (store, &o.order, err);
+        if (!rc)
+            rc = store_target_put (store, &o.order, err);
         if (rc)
             break;
         written++;
@@ -945,6 +1028,7 @@ test_map_full (void)
     CHECK (next == kept + 1);
     s_order_init (&o, next, "13800000002", WOB__STATE__STATE_QUEUED);
     CHECK (store_order_put (store, &o.order, err) == 0);
+    CHECK (store_target_put (store, &o.order, err) == 0);
     CHECK (store_lease_put (store, next, err) == 0);
     rc = store_commit (store, err);
     CHECK (rc == 0);
@@ -978,6 +1062,7 @@ main (void)
     test_put_and_reopen ();
     test_abort ();
     test_history ();
+    test_contacts ();
     test_queue ();
     test_routes_and_held ();
     test_timers ();
