@@ -156,6 +156,15 @@ struct _broker_t {
     int64_t turn_deadline_us;   //  this turn stops reading and leasing then
     uint32_t turn_checks;       //  broker_turn_over calls (HTTP polled 1 in 32)
     size_t turn_targets;        //  targets stored in this turn
+    struct {                    //  the last order's rows (tally.c): a
+        uint64_t order_id;      //  transition counts two events of one order
+        int64_t turn;           //  valid in this turn (turn_start_us) ...
+        uint64_t flushes;       //  ... until the rows are flushed
+        char worker [80];       //  the worker it was counted under
+        int n;
+        void *rows [5];
+    } tally_memo;
+    uint64_t tally_flushes;     //  tally_flush calls
     char tally_day [16];        //  today, for the day tallies (tally.c)
     int64_t tally_day_from, tally_day_to;   //  today's bounds (ms)
     http_t *http;               //  dashboard server, or NULL (http.c)

@@ -97,7 +97,8 @@ s_region (const Wob__Target *t, char *out, size_t size)
 static wob_tally_t *
 s_row (broker_t *self, wave_t *wave, char dimension, const char *value, char *err)
 {
-    char key [512] = { dimension };
+    char key [512];
+    key [0] = dimension;
     size_t len = 1;
     s_append (key, sizeof (key), &len, value);
     if (!wave->tallies) {
@@ -174,14 +175,30 @@ s_rows (broker_t *self, Wob__Order *order, bool with_day, wob_tally_t **tallies)
     return n;
 }
 
-//  Counts one event of the order in every dimension.
+//  Counts one event of the order in every dimension.  A transition counts
+//  two events of one order (entering the state, and its contact or
+//  outcome): the second reuses the rows the first found, unless the worker
+//  changed or the rows were flushed (the cache may be purged then).
 static void
 s_event (broker_t *self, Wob__Order *order, event_t event, int slot)
 {
-    wob_tally_t *tallies [5];
-    int n = slot >= 0 && slot < WOB_REPORT_SLOTS? s_rows (self, order, true, tallies): 0;
-    for (int i = 0; i < n; i++)
-        s_apply (tallies [i], event, slot);
+    if (slot < 0 || slot >= WOB_REPORT_SLOTS)
+        return;
+    const char *worker = order->worker && *order->worker? order->worker: "";
+    typeof (self->tally_memo) *memo = &self->tally_memo;
+    if (memo->order_id != order->id || memo->turn != self->turn_start_us
+    ||  memo->flushes != self->tally_flushes || !streq (memo->worker, worker)) {
+        memo->order_id = 0;
+        memo->n = s_rows (self, order, true, (wob_tally_t **) memo->rows);
+        if (memo->n < 0)
+            return;
+        memo->order_id = order->id;
+        memo->turn = self->turn_start_us;
+        memo->flushes = self->tally_flushes;
+        snprintf (memo->worker, sizeof (memo->worker), "%s", worker);
+    }
+    for (int i = 0; i < memo->n; i++)
+        s_apply (memo->rows [i], event, slot);
 }
 
 void
@@ -226,6 +243,7 @@ s_flush_wave (broker_t *self, wave_t *wave, char *err)
 int
 tally_flush (broker_t *self, char *err)
 {
+    self->tally_flushes++;
     for (wave_t *wave = zhashx_first (self->waves); wave; wave = zhashx_next (self->waves))
         if (s_flush_wave (self, wave, err))
             return WOB_ERR_STORE;

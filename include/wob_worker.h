@@ -42,6 +42,9 @@ void wob_worker_detach (wob_worker_t **self_p);
 
 //  Waits up to timeout_ms for the next leased order.  Returns it (caller
 //  owns: free with wob__lease_item__free_unpacked) or NULL on timeout.
+//  Orders already received are returned at once, without touching the
+//  socket; once they are all taken it polls, and the reports made since
+//  the last poll go to the broker together, in one message.
 Wob__LeaseItem *wob_worker_next (wob_worker_t *self, int timeout_ms);
 
 //  Reports an outcome for an order this worker holds (attempt from the

@@ -375,10 +375,11 @@ wob_worker_poll (wob_worker_t *self, int timeout_ms)
 Wob__LeaseItem *
 wob_worker_next (wob_worker_t *self, int timeout_ms)
 {
+    //  Orders already here are handed out without a poll: the reports made
+    //  meanwhile then travel together when the application has taken them
+    //  all (a poll per order sent a report per order)
     if (!zlistx_size (self->ready))
         wob_worker_poll (self, timeout_ms);
-    else
-        wob_worker_poll (self, 0);
     if (!zlistx_size (self->ready))
         return NULL;
     zlistx_set_destructor (self->ready, NULL);
