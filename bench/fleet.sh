@@ -38,8 +38,10 @@ trap cleanup EXIT
 one_run () {
   local n=$1 k=$2 run=$3
   rm -rf "$work/data" "$work/port"
+  # stdout away from this function's caller: a broker left running must not
+  # hold the command substitution's pipe open
   "$bin/wob-broker" --plain --data "$work/data" --endpoint "tcp://127.0.0.1:*" \
-      --port-file "$work/port" --heartbeat-ms 2000 2>"$work/broker.log" &
+      --port-file "$work/port" --heartbeat-ms 2000 >/dev/null 2>"$work/broker.log" &
   broker_pid=$!
   until [ -s "$work/port" ]; do sleep 0.05; done
   local endpoint="tcp://127.0.0.1:$(cat "$work/port")"
@@ -49,7 +51,12 @@ one_run () {
   #  Bounded waits: a client that dies must not hang the run (a process
   #  started meanwhile may hold the pipe open)
   read -r -t 120 line <&"${FLEET[0]}" || true
-  [ "$line" = ready ] || { say "fleet did not start: $line"; cat "$work/fleet.log" >&2; exit 1; }
+  if [ "$line" != ready ]; then
+    say "fleet did not start: $line"
+    tail -n 20 "$work/fleet.log" >&2
+    kill "$broker_pid"; wait "$broker_pid" 2>/dev/null || true
+    return 1
+  fi
   cat > "$work/wave.yaml" <<EOW
 campaign: C-fleet
 wave: W-fleet-$run
@@ -62,7 +69,7 @@ EOW
   local cpu0; cpu0=$(cpu_ticks "$broker_pid")
   line=""
   read -r -t 600 line <&"${FLEET[0]}" || { say "fleet gave no result within 10 min";
-                                            cat "$work/fleet.log" >&2; }
+                                            tail -n 20 "$work/fleet.log" >&2; }
   local cpu1; cpu1=$(cpu_ticks "$broker_pid")
   wait "$FLEET_PID" 2>/dev/null || true
   kill "$broker_pid"; wait "$broker_pid" 2>/dev/null || true
@@ -88,7 +95,9 @@ for size in "20 100" "2000 100" "2000 1"; do
   read -r n k <<<"$size"
   rates=() cpus=()
   for r in $(seq 1 "$runs"); do
-    read -r s u <<<"$(one_run "$n" "$k" "$r")"
+    out=$(one_run "$n" "$k" "$r") && [ -n "$out" ] \
+      || { say "$n workers x credit $k: run $r failed"; exit 1; }
+    read -r s u <<<"$out"
     say "$n workers x credit $k: run $r: $s orders/s, broker $u us CPU per order"
     rates+=("$s") cpus+=("$u")
   done

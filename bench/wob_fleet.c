@@ -42,6 +42,7 @@ main (int argc, char *argv [])
         return 1;
     zsys_set_max_sockets (0);           //  as many as the OS allows
     zsys_set_logident ("wob_fleet");
+    zsys_set_logstream (stderr);        //  stdout is for "ready" and the result
     wob_worker_t **workers = calloc (n_workers, sizeof (wob_worker_t *));
     zmq_pollitem_t *items = calloc (n_workers, sizeof (zmq_pollitem_t));
     char err [WOB_ERRLEN];

@@ -415,6 +415,10 @@ s_setup (broker_t *self, broker_config_t *config, char *err)
     zsock_set_maxmsgsize (self->router, (int64_t) config->max_message * 4);
     zsock_set_sndhwm (self->router, 100000);
     zsock_set_rcvhwm (self->router, 100000);
+    //  Thousands of workers connect at once after a broker restart: with
+    //  ZeroMQ's backlog of 100 the kernel drops their SYNs and they come
+    //  in over seconds of TCP retries (the kernel caps it at somaxconn)
+    zsock_set_backlog (self->router, 4096);
     self->port = zsock_bind (self->router, "%s", config->endpoint);
     if (self->port < 0)
         return wob_fail (err, WOB_ERR_IO, "cannot bind %s: %s", config->endpoint,

@@ -203,8 +203,8 @@ reports_build (broker_t *self, Wob__ReportQuery *msg, Wob__Report **report_p, ch
         s_labels (report, waves [i], c.map);
         c.into = NULL;
         rc = store_tally_each (self->store, waves [i]->wave->seq, dimension, s_collect, &c, err);
-        c.into = &total;
-        if (!rc)
+        c.into = &total;            //  under a region, its rows' sum is the total
+        if (!rc && !c.under)
             rc = store_tally_each (self->store, waves [i]->wave->seq, 'c', s_collect, &c, err);
     }
     if (!rc) {
@@ -255,45 +255,34 @@ reports_query (broker_t *self, Wob__ReportQuery *msg)
 static int
 s_classify (broker_t *self, uint64_t first_id, Wob__Order **order_p, int *group_p, char *err)
 {
-    Wob__Order *order;
-    int rc = store_order_get (self->store, first_id, &order, err);
+    Wob__Order *counted;
+    int rc = store_order_get (self->store, first_id, &counted, err);
     if (rc)
         return rc;
-    if (order->state == WOB__STATE__STATE_CONTROL) {
+    if (counted->state == WOB__STATE__STATE_CONTROL) {
         *group_p = WOB_GROUP_CONTROL;
-        *order_p = order;
+        *order_p = counted;
         return 0;
     }
-    //  Follow the merge and the fallback: the contact may have been there
-    Wob__Order *counted = order, *next = order;
-    int hops = 0;
-    while (!rc && hops++ < 8 && (next->merged_into || next->transferred_to)) {
-        uint64_t id = next->merged_into? next->merged_into: next->transferred_to;
+    //  Follow the merge and the fallback: the contact may have been there.
+    //  The order counted is the chain's last that was leased, else the
+    //  first (region and segment are the customer's, the same on each)
+    uint64_t next = counted->merged_into? counted->merged_into: counted->transferred_to;
+    for (int hops = 0; next && hops < 8; hops++) {
         Wob__Order *o;
-        if ((rc = store_order_get (self->store, id, &o, err)))
-            break;
-        if (next != counted && next != order)
-            wob__order__free_unpacked (next, NULL);
-        next = o;
+        if ((rc = store_order_get (self->store, next, &o, err))) {
+            wob__order__free_unpacked (counted, NULL);
+            return rc;
+        }
+        next = o->merged_into? o->merged_into: o->transferred_to;
         if (o->attempts > 0) {
-            if (counted != order)
-                wob__order__free_unpacked (counted, NULL);
+            wob__order__free_unpacked (counted, NULL);
             counted = o;
         }
-    }
-    if (next != counted && next != order)
-        wob__order__free_unpacked (next, NULL);
-    if (rc) {
-        if (counted != order)
-            wob__order__free_unpacked (counted, NULL);
-        wob__order__free_unpacked (order, NULL);
-        return rc;
+        else
+            wob__order__free_unpacked (o, NULL);
     }
     *group_p = counted->attempts > 0? WOB_GROUP_CONTACTED: WOB_GROUP_OTHERS;
-    if (counted != order) {
-        //  Region and segment are the customer's: the same on every order
-        wob__order__free_unpacked (order, NULL);
-    }
     *order_p = counted;
     return 0;
 }

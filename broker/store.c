@@ -421,6 +421,24 @@ store_priv_del (store_t *self, MDB_dbi dbi, void *k, size_t klen, MDB_val *val, 
     return 0;
 }
 
+int
+store_priv_seek (store_t *self, MDB_dbi dbi, const void *k, size_t klen, size_t prefix,
+                 MDB_val *key, char *err, const char *what)
+{
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (self->txn, dbi, &cursor);
+    if (rc)
+        return store_priv_fail (self, err, rc, what);
+    MDB_val val;
+    *key = (MDB_val) { klen, (void *) k };
+    rc = mdb_cursor_get (cursor, key, &val, MDB_SET_RANGE);
+    mdb_cursor_close (cursor);
+    if (rc == MDB_NOTFOUND
+    || (rc == 0 && (key->mv_size < prefix || memcmp (key->mv_data, k, prefix) != 0)))
+        return WOB_ERR_NOT_FOUND;
+    return rc? store_priv_fail (self, err, rc, what): 0;
+}
+
 //  Packs a protobuf message into the transaction with MDB_RESERVE: no copy.
 int
 store_priv_put_message (store_t *self, MDB_dbi dbi, void *k, size_t klen,

@@ -80,16 +80,11 @@ store_wave_order_next (store_t *self, uint32_t wave_seq, uint64_t after, uint64_
         return 0;
     store_priv_put_u32 (k, wave_seq);
     store_priv_put_u64 (k + 4, after + 1);
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open (self->txn, self->wave_ord, &cursor);
-    if (rc)
-        return store_priv_fail (self, err, rc, "reading a wave");
-    MDB_val key = { 12, k }, val;
-    rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
-    if (rc == 0 && key.mv_size == 12 && memcmp (key.mv_data, k, 4) == 0)
+    MDB_val key;
+    int rc = store_priv_seek (self, self->wave_ord, k, 12, 4, &key, err, "reading a wave");
+    if (rc == 0 && key.mv_size == 12)
         *id_p = store_priv_get_u64 ((uint8_t *) key.mv_data + 4);
-    mdb_cursor_close (cursor);
-    return 0;
+    return rc == WOB_ERR_NOT_FOUND? 0: rc;
 }
 
 static void
@@ -130,26 +125,19 @@ static int
 s_queue_first (store_t *self, uint8_t *k, size_t prefix, uint32_t *wave_p,
                uint8_t *priority_p, uint64_t *id_p, char *err)
 {
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open (self->txn, self->queue, &cursor);
-    if (rc)
-        return store_priv_fail (self, err, rc, "reading the queue");
-    MDB_val key = { S_QUEUE_KEY, k }, val;
-    rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
-    int result = WOB_ERR_NOT_FOUND;
-    if (rc == 0 && key.mv_size == S_QUEUE_KEY && memcmp (key.mv_data, k, prefix) == 0) {
+    MDB_val key;
+    int rc = store_priv_seek (self, self->queue, k, S_QUEUE_KEY, prefix, &key, err,
+                              "reading the queue");
+    if (rc == 0 && key.mv_size != S_QUEUE_KEY)
+        rc = WOB_ERR_NOT_FOUND;
+    if (rc == 0) {
         const uint8_t *p = key.mv_data;
         if (wave_p)
             *wave_p = store_priv_get_u32 (p + 5);
         *priority_p = 255 - p [9];
         *id_p = store_priv_get_u64 (p + 10);
-        result = 0;
     }
-    else
-    if (rc && rc != MDB_NOTFOUND)
-        result = store_priv_fail (self, err, rc, "reading the queue");
-    mdb_cursor_close (cursor);
-    return result;
+    return rc;
 }
 
 int
@@ -221,24 +209,16 @@ store_held_next (store_t *self, uint8_t channel, uint8_t kind, const char *from,
     *id_p = 0;
     if (after == UINT64_MAX || s_held_key (k, channel, kind, from, after + 1, &len))
         return 0;
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open (self->txn, self->held, &cursor);
-    if (rc)
-        return store_priv_fail (self, err, rc, "reading held orders");
-    MDB_val key = { len, k }, val;
-    rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
+    MDB_val key;
+    int rc = store_priv_seek (self, self->held, k, len, 2, &key, err, "reading held orders");
     const uint8_t *p = key.mv_data;
-    if (rc == 0 && key.mv_size >= 11 && key.mv_size <= sizeof (k)
-    &&  p [0] == channel && p [1] == kind) {
+    if (rc == 0 && key.mv_size >= 11 && key.mv_size <= sizeof (k)) {
         size_t text_len = key.mv_size - 11;
         memcpy (text, p + 2, text_len);
         text [text_len] = 0;
         *id_p = store_priv_get_u64 (p + 3 + text_len);
     }
-    mdb_cursor_close (cursor);
-    if (rc && rc != MDB_NOTFOUND)
-        return store_priv_fail (self, err, rc, "reading held orders");
-    return 0;
+    return rc == WOB_ERR_NOT_FOUND? 0: rc;
 }
 
 int

@@ -35,6 +35,11 @@ int store_priv_put (store_t *self, MDB_dbi dbi, void *k, size_t klen, void *v, s
                     unsigned flags, char *err, const char *what);
 int store_priv_del (store_t *self, MDB_dbi dbi, void *k, size_t klen, MDB_val *val,
                     char *err, const char *what);
+//  The first key at or after k (klen bytes) that starts with k's first
+//  prefix bytes: 0 with *key set (valid until the next write), or
+//  WOB_ERR_NOT_FOUND, or a store error.
+int store_priv_seek (store_t *self, MDB_dbi dbi, const void *k, size_t klen, size_t prefix,
+                     MDB_val *key, char *err, const char *what);
 //  Packs a protobuf message straight into the map (MDB_RESERVE).
 int store_priv_put_message (store_t *self, MDB_dbi dbi, void *k, size_t klen,
                             const ProtobufCMessage *msg, char *err, const char *what);

@@ -61,6 +61,12 @@ s_send (wob_client_t *self, Wob__Envelope *req)
     return wob_msg_send (self->dealer, req) == 0? req->request_id: 0;
 }
 
+static int
+s_unreachable (wob_client_t *self, char *err)
+{
+    return wob_fail (err, WOB_ERR_UNREACHABLE, "cannot send to broker at %s", self->endpoint);
+}
+
 //  Waits for the reply to request id; NULL with rc/err on failure.
 static Wob__Envelope *
 s_wait (wob_client_t *self, uint64_t id, int timeout_ms, int *rc, char *err)
@@ -117,7 +123,7 @@ wob_client_request (wob_client_t *self, Wob__Envelope *req, int *rc, char *err)
 {
     uint64_t id = s_send (self, req);
     if (!id) {
-        *rc = wob_fail (err, WOB_ERR_UNREACHABLE, "cannot send to broker at %s", self->endpoint);
+        *rc = s_unreachable (self, err);
         return NULL;
     }
     return s_wait (self, id, self->timeout_ms, rc, err);
@@ -164,6 +170,80 @@ s_prevalidate (const char *path, const wob_submit_opts_t *opts, uint64_t *rows, 
     return rc;
 }
 
+//  The three submission requests: each sends one and returns its request
+//  id (0 when it could not be sent).
+static uint64_t
+s_send_begin (wob_client_t *self, Wob__Wave *wave, uint64_t total)
+{
+    Wob__SubmitBegin begin = WOB__SUBMIT_BEGIN__INIT;
+    begin.wave = wave;
+    begin.targets = total;          //  so a wave over the broker's limit is refused now
+    Wob__Envelope req = WOB__ENVELOPE__INIT;
+    req.body_case = WOB__ENVELOPE__BODY_SUBMIT_BEGIN;
+    req.submit_begin = &begin;
+    return s_send (self, &req);
+}
+
+//  Sends rows batch [0..n) (freeing them) as the chunk starting at first_row.
+static uint64_t
+s_send_chunk (wob_client_t *self, const char *wave_id, uint64_t first_row,
+              Wob__Target **batch, size_t n)
+{
+    Wob__SubmitChunk chunk = WOB__SUBMIT_CHUNK__INIT;
+    chunk.wave = (char *) wave_id;
+    chunk.first_row = first_row;
+    chunk.n_targets = n;
+    chunk.targets = batch;
+    Wob__Envelope req = WOB__ENVELOPE__INIT;
+    req.body_case = WOB__ENVELOPE__BODY_SUBMIT_CHUNK;
+    req.submit_chunk = &chunk;
+    uint64_t id = s_send (self, &req);
+    for (size_t i = 0; i < n; i++)
+        wob__target__free_unpacked (batch [i], NULL);
+    return id;
+}
+
+static uint64_t
+s_send_commit (wob_client_t *self, const char *wave_id, uint64_t last_row)
+{
+    Wob__SubmitCommit commit = WOB__SUBMIT_COMMIT__INIT;
+    commit.wave = (char *) wave_id;
+    commit.last_row = last_row;
+    Wob__Envelope req = WOB__ENVELOPE__INIT;
+    req.body_case = WOB__ENVELOPE__BODY_SUBMIT_COMMIT;
+    req.submit_commit = &commit;
+    return s_send (self, &req);
+}
+
+//  Reads up to max good rows after row `after` into batch (bad rows go to
+//  opts->bad_row: they were allowed by --skip-bad-rows); *eof at the end.
+static size_t
+s_read_rows (wob_targets_t *targets, Wob__Target **batch, size_t max, uint64_t after,
+             const wob_submit_opts_t *opts, bool *eof)
+{
+    size_t n = 0;
+    while (n < max) {
+        Wob__Target *t = NULL;
+        char row_err [WOB_ERRLEN];
+        wob_row_t r = wob_targets_next (targets, &t, row_err);
+        if (r == WOB_ROW_EOF || r == WOB_ROW_FATAL) {
+            *eof = true;
+            break;
+        }
+        if (r == WOB_ROW_BAD) {
+            if (opts->bad_row)
+                opts->bad_row (opts->arg, row_err);
+            continue;
+        }
+        if (t->row <= after) {
+            wob__target__free_unpacked (t, NULL);
+            continue;
+        }
+        batch [n++] = t;
+    }
+    return n;
+}
+
 //  A wave that fits in one chunk goes in one round trip: begin, the chunk
 //  and the commit are sent together and answered in that order.  The chunk
 //  starts at row 1 (rows the broker already holds are skipped as resends)
@@ -177,48 +257,17 @@ s_submit_small (wob_client_t *self, Wob__Wave *wave, uint64_t total, const char 
     if (!targets)
         return WOB_ERR_INVALID;
     Wob__Target **batch = calloc (total + 1, sizeof (Wob__Target *));
-    size_t n = 0;
-    while (n < total) {
-        Wob__Target *t = NULL;
-        char row_err [WOB_ERRLEN];
-        wob_row_t r = wob_targets_next (targets, &t, row_err);
-        if (r == WOB_ROW_EOF || r == WOB_ROW_FATAL)
-            break;
-        if (r == WOB_ROW_OK)
-            batch [n++] = t;
-        else
-        if (opts->bad_row)
-            opts->bad_row (opts->arg, row_err);     //  skipped (--skip-bad-rows)
-    }
+    bool eof = false;
+    size_t n = s_read_rows (targets, batch, total, 0, opts, &eof);
     wob_targets_destroy (&targets);
-
-    Wob__SubmitBegin begin = WOB__SUBMIT_BEGIN__INIT;
-    begin.wave = wave;
-    begin.targets = total;
-    Wob__Envelope breq = WOB__ENVELOPE__INIT;
-    breq.body_case = WOB__ENVELOPE__BODY_SUBMIT_BEGIN;
-    breq.submit_begin = &begin;
-    Wob__SubmitChunk chunk = WOB__SUBMIT_CHUNK__INIT;
-    chunk.wave = wave->id;
-    chunk.first_row = 1;
-    chunk.n_targets = n;
-    chunk.targets = batch;
-    Wob__Envelope creq = WOB__ENVELOPE__INIT;
-    creq.body_case = WOB__ENVELOPE__BODY_SUBMIT_CHUNK;
-    creq.submit_chunk = &chunk;
-    Wob__SubmitCommit commit = WOB__SUBMIT_COMMIT__INIT;
-    commit.wave = wave->id;
-    commit.last_row = n? batch [n - 1]->row: 0;
-    Wob__Envelope mreq = WOB__ENVELOPE__INIT;
-    mreq.body_case = WOB__ENVELOPE__BODY_SUBMIT_COMMIT;
-    mreq.submit_commit = &commit;
-    uint64_t ids [3] = { s_send (self, &breq), s_send (self, &creq), s_send (self, &mreq) };
-    for (size_t i = 0; i < n; i++)
-        wob__target__free_unpacked (batch [i], NULL);
+    uint64_t last_row = n? batch [n - 1]->row: 0;
+    uint64_t ids [3];
+    ids [0] = s_send_begin (self, wave, total);
+    ids [1] = s_send_chunk (self, wave->id, 1, batch, n);
+    ids [2] = s_send_commit (self, wave->id, last_row);
     free (batch);
     if (!ids [0] || !ids [1] || !ids [2])
-        return wob_fail (err, WOB_ERR_UNREACHABLE, "cannot send to broker at %s",
-                         self->endpoint);
+        return s_unreachable (self, err);
     int rc = 0;
     for (int i = 0; i < 3 && !rc; i++) {
         Wob__Envelope *reply = s_wait (self, ids [i], self->timeout_ms, &rc, err);
@@ -250,32 +299,29 @@ wob_client_submit (wob_client_t *self, const wob_submit_opts_t *opts, Wob__Envel
     wob_targets_t *targets = NULL;
     Wob__Envelope *reply = NULL;
     uint64_t total = 0;
+    size_t chunk_rows = opts->chunk_rows? opts->chunk_rows: 5000;
     if (!path) {
         rc = wob_fail (err, WOB_ERR_INVALID, "%s: names no targets file", opts->wave_file);
         goto done;
     }
     if ((rc = s_prevalidate (path, opts, &total, err)))
         goto done;
-    if (total <= (opts->chunk_rows? opts->chunk_rows: 5000)) {
+    if (total <= chunk_rows) {
         rc = s_submit_small (self, wave, total, path, opts, reply_p, err);
         goto done;
     }
 
     //  Begin: the broker tells us how many rows it already holds.
-    Wob__SubmitBegin begin = WOB__SUBMIT_BEGIN__INIT;
-    begin.wave = wave;
-    begin.targets = total;          //  so a wave over the broker's limit is refused now
-    Wob__Envelope req = WOB__ENVELOPE__INIT;
-    req.body_case = WOB__ENVELOPE__BODY_SUBMIT_BEGIN;
-    req.submit_begin = &begin;
-    reply = wob_client_request (self, &req, &rc, err);
+    uint64_t id = s_send_begin (self, wave, total);
+    reply = id? s_wait (self, id, self->timeout_ms, &rc, err): NULL;
+    if (!id)
+        rc = s_unreachable (self, err);
     if (!reply)
         goto done;
     uint64_t resume = reply->submit_begin_reply->next_row;
     wob_msg_free (&reply);
 
     //  Chunks, a few in flight; each reply says how many rows are durable.
-    size_t chunk_rows = opts->chunk_rows? opts->chunk_rows: 5000;
     targets = wob_targets_open (path, err);
     if (!targets) {
         rc = WOB_ERR_INVALID;
@@ -292,42 +338,12 @@ wob_client_submit (wob_client_t *self, const wob_submit_opts_t *opts, Wob__Envel
     Wob__Target **batch = calloc (chunk_rows, sizeof (Wob__Target *));
     while (!eof || n_flight) {
         if (!eof && n_flight < WINDOW) {
-            size_t n = 0;
-            while (n < chunk_rows) {
-                Wob__Target *t = NULL;
-                char row_err [WOB_ERRLEN];
-                wob_row_t r = wob_targets_next (targets, &t, row_err);
-                if (r == WOB_ROW_EOF || r == WOB_ROW_FATAL) {
-                    eof = true;
-                    break;
-                }
-                if (r == WOB_ROW_BAD) {
-                    if (opts->bad_row)
-                        opts->bad_row (opts->arg, row_err);
-                    continue;
-                }
-                if (t->row <= resume) {
-                    wob__target__free_unpacked (t, NULL);
-                    continue;
-                }
-                batch [n++] = t;
-            }
+            size_t n = s_read_rows (targets, batch, chunk_rows, resume, opts, &eof);
             if (n) {
-                Wob__SubmitChunk chunk = WOB__SUBMIT_CHUNK__INIT;
-                chunk.wave = wave->id;
-                chunk.first_row = next_first;
+                uint64_t first = next_first;
                 next_first = batch [n - 1]->row + 1;
-                chunk.n_targets = n;
-                chunk.targets = batch;
-                Wob__Envelope creq = WOB__ENVELOPE__INIT;
-                creq.body_case = WOB__ENVELOPE__BODY_SUBMIT_CHUNK;
-                creq.submit_chunk = &chunk;
-                uint64_t id = s_send (self, &creq);
-                for (size_t i = 0; i < n; i++)
-                    wob__target__free_unpacked (batch [i], NULL);
-                if (!id) {
-                    rc = wob_fail (err, WOB_ERR_UNREACHABLE, "cannot send to broker at %s",
-                                   self->endpoint);
+                if (!(id = s_send_chunk (self, wave->id, first, batch, n))) {
+                    rc = s_unreachable (self, err);
                     break;
                 }
                 in_flight [n_flight++] = id;
@@ -348,14 +364,10 @@ wob_client_submit (wob_client_t *self, const wob_submit_opts_t *opts, Wob__Envel
     if (rc)
         goto done;
 
-    Wob__SubmitCommit commit = WOB__SUBMIT_COMMIT__INIT;
-    commit.wave = wave->id;
-    commit.last_row = next_first - 1;
-    Wob__Envelope creq = WOB__ENVELOPE__INIT;
-    creq.body_case = WOB__ENVELOPE__BODY_SUBMIT_COMMIT;
-    creq.submit_commit = &commit;
-    reply = wob_client_request (self, &creq, &rc, err);
-    if (reply)
+    if (!(id = s_send_commit (self, wave->id, next_first - 1)))
+        rc = s_unreachable (self, err);
+    else
+    if ((reply = s_wait (self, id, self->timeout_ms, &rc, err)))
         *reply_p = reply;
 done:
     wob_targets_destroy (&targets);
