@@ -621,7 +621,10 @@ s_handle (broker_t *self, zmsg_t *msg)
     switch (env->body_case) {
         case WOB__ENVELOPE__BODY_SUBMIT_BEGIN:  intake_begin (self, env->submit_begin); break;
         case WOB__ENVELOPE__BODY_SUBMIT_CHUNK:  intake_chunk (self, env->submit_chunk); break;
-        case WOB__ENVELOPE__BODY_SUBMIT_COMMIT: intake_commit (self, env->submit_commit); break;
+        case WOB__ENVELOPE__BODY_SUBMIT_COMMIT:
+            intake_commit (self, env->submit_commit);
+            broker_hurry (self);        //  its orders are leased at the end of the turn
+            break;
         case WOB__ENVELOPE__BODY_STATUS_QUERY:
             query_status (self, env->status_query);
             broker_hurry (self);
