@@ -83,11 +83,21 @@ main (int argc, char *argv [])
     long reported = 0;
     int64_t first = 0, last_duties = zclock_mono ();
     while (!zsys_interrupted) {
+        //  The library replaces a socket when it reconnects: ask each time
+        for (long i = 0; i < n_workers; i++)
+            items [i].socket = zsock_resolve (wob_worker_sock (workers [i]));
         if (zmq_poll (items, (int) n_workers, 100) < 0)
             break;
+        //  Every 500 ms, every session: heartbeats and resends for the quiet
+        bool duties = zclock_mono () - last_duties > 500;
+        if (duties)
+            last_duties = zclock_mono ();
         for (long i = 0; i < n_workers; i++) {
-            if (!(items [i].revents & ZMQ_POLLIN))
+            if (!(items [i].revents & ZMQ_POLLIN) && !duties)
                 continue;
+            //  Take every order received, report it at once; wob_worker_next
+            //  polls (sending the reports, reading more) when none is left,
+            //  so this ends with nothing received and not taken
             Wob__LeaseItem *item;
             while ((item = wob_worker_next (workers [i], 0))) {
                 if (!first)
@@ -97,13 +107,6 @@ main (int argc, char *argv [])
                 wob__lease_item__free_unpacked (item, NULL);
                 reported++;
             }
-            wob_worker_poll (workers [i], 0);     //  sends the reports
-        }
-        //  Heartbeats and resends for the quiet ones
-        if (zclock_mono () - last_duties > 500) {
-            last_duties = zclock_mono ();
-            for (long i = 0; i < n_workers; i++)
-                wob_worker_poll (workers [i], 0);
         }
         if (reported >= orders) {
             size_t unacked = 0;

@@ -73,9 +73,11 @@ const char *wob_worker_error (wob_worker_t *self);
 
 //  The broker socket, for a worker that runs its own event loop (zmq_poll
 //  over this socket and its own file descriptors): when it is readable, and
-//  at least every 100 ms, call wob_worker_poll (self, 0) or wob_worker_next
-//  (self, 0).  The library replaces the socket when it reconnects, so ask
-//  for it again before each poll; the library owns it.
+//  at least every 100 ms, call wob_worker_next (self, 0) until it returns
+//  NULL.  (wob_worker_poll alone reads leases without handing them out:
+//  they would wait for the socket's next message, up to a heartbeat.)
+//  The library replaces the socket when it reconnects, so ask for it again
+//  before each poll; the library owns it.
 zsock_t *wob_worker_sock (wob_worker_t *self);
 
 #ifdef __cplusplus
