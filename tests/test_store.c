@@ -55,6 +55,14 @@ s_order_init (test_order_t *self, uint64_t id, const char *msisdn, Wob__State st
     self->order.target = &self->target;
 }
 
+//  An order as lifecycle creates it: what changes, and its target.
+static int
+s_store_order (store_t *store, Wob__Order *order, char *err)
+{
+    int rc = store_order_put (store, order, err);
+    return rc? rc: store_target_put (store, order, err);
+}
+
 //  --- Checks ---------------------------------------------------------------
 
 static void
@@ -78,8 +86,7 @@ test_put_and_reopen (void)
     Wob__HistoryEntry *entries [1] = { &entry };
     o.order.n_history = 1;
     o.order.history = entries;
-    CHECK (store_order_put (store, &o.order, err) == 0);
-    CHECK (store_target_put (store, &o.order, err) == 0);
+    CHECK (s_store_order (store, &o.order, err) == 0);
     CHECK (o.order.n_history == 1 && o.order.history == entries);
     CHECK (store_dirty (store));
     CHECK (store_order_count (store) == 1);
@@ -147,8 +154,7 @@ test_abort (void)
     uint64_t first = store_next_order_id (store);
     uint32_t wave_first = store_next_wave_seq (store);
     s_order_init (&o, first, "13800000001", WOB__STATE__STATE_RECEIVED);
-    CHECK (store_order_put (store, &o.order, err) == 0);
-    CHECK (store_target_put (store, &o.order, err) == 0);
+    CHECK (s_store_order (store, &o.order, err) == 0);
     CHECK (store_lease_put (store, first, err) == 0);
     CHECK (store_commit (store, err) == 0);
 
@@ -230,8 +236,7 @@ test_history (void)
         CHECK (store_history_put (store, &n.order, &other, err) == 0);
     }
     CHECK (o.order.history_len == 3 && n.order.history_len == 3);
-    CHECK (store_order_put (store, &o.order, err) == 0);
-    CHECK (store_target_put (store, &o.order, err) == 0);
+    CHECK (s_store_order (store, &o.order, err) == 0);
     CHECK (store_commit (store, err) == 0);
 
     //  An aborted group's entries are gone and their log keys reused
@@ -317,8 +322,7 @@ test_contacts (void)
         s_order_init (&o, rows [i].id, rows [i].msisdn, WOB__STATE__STATE_DONE);
         o.order.channel = (char *) rows [i].channel;
         o.order.contacted_ms = rows [i].at;
-        CHECK (store_order_put (store, &o.order, err) == 0);
-        CHECK (store_target_put (store, &o.order, err) == 0);
+        CHECK (s_store_order (store, &o.order, err) == 0);
         CHECK (store_msisdn_add (store, rows [i].msisdn, 1, rows [i].id, err) == 0);
     }
     uint32_t count = 99;
@@ -986,8 +990,7 @@ test_map_full (void)
     CHECK (store_begin (store, err) == 0);
     uint64_t kept = store_next_order_id (store);
     s_order_init (&o, kept, "13800000000", WOB__STATE__STATE_QUEUED);
-    CHECK (store_order_put (store, &o.order, err) == 0);
-    CHECK (store_target_put (store, &o.order, err) == 0);
+    CHECK (s_store_order (store, &o.order, err) == 0);
     CHECK (store_commit (store, err) == 0);
 
     char big [1025];
@@ -1002,9 +1005,7 @@ test_map_full (void)
         s_order_init (&o, last_id, "13800000001", WOB__STATE__STATE_RECEIVED);
         o.target.name = big;
         err [0] = 0;
-        rc = store_order_put (store, &o.order, err);
-        if (!rc)
-            rc = store_target_put (store, &o.order, err);
+        rc = s_store_order (store, &o.order, err);
         if (rc)
             break;
         written++;
@@ -1027,8 +1028,7 @@ test_map_full (void)
     uint64_t next = store_next_order_id (store);
     CHECK (next == kept + 1);
     s_order_init (&o, next, "13800000002", WOB__STATE__STATE_QUEUED);
-    CHECK (store_order_put (store, &o.order, err) == 0);
-    CHECK (store_target_put (store, &o.order, err) == 0);
+    CHECK (s_store_order (store, &o.order, err) == 0);
     CHECK (store_lease_put (store, next, err) == 0);
     rc = store_commit (store, err);
     CHECK (rc == 0);

@@ -320,7 +320,7 @@ s_duties (wob_worker_t *self)
         return;
     }
     //  Ask again when the welcome is slow, but not every heartbeat: a busy
-    //  broker answers each hello, and a new connection costs the leases
+    //  broker answers every hello it reads, so each one asked is work
     if (!self->welcomed && !self->refused && now - self->last_hello > 3 * hb)
         s_hello (self);
     if (zhashx_size (self->pending) && now - self->last_resend > RESEND_MS)
