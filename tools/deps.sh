@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(cmake make gcc pkg-config jq
           libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler
-          liblmdb-dev lmdb-utils libyaml-dev
+          liblmdb-dev lmdb-utils libyaml-dev libjemalloc-dev
           kannel kannel-extras curl libcurl4-openssl-dev libmicrohttpd-dev fonts-wqy-microhei
           chromium python3-websocket)
 missing=()
