@@ -58,16 +58,29 @@ s_outbox_item_destroy (void **item_p)
     }
 }
 
+//  Packs env now (it may refer to what the turn changes later) and frees
+//  it, or with borrowed set leaves its body to the caller.
 static void
-s_outbox_add (broker_t *self, zframe_t *routing, Wob__Envelope *env, bool reply)
+s_outbox_add_body (broker_t *self, zframe_t *routing, Wob__Envelope *env, bool reply,
+                   bool borrowed)
 {
     outbox_item_t *item = calloc (1, sizeof (outbox_item_t));
     item->routing = zframe_dup (routing);
     item->body = wob_msg_pack (env);
     item->request_id = env->request_id;
     item->reply = reply;
+    if (borrowed) {
+        env->error = NULL;      //  the oneof's pointers are one
+        env->body_case = WOB__ENVELOPE__BODY__NOT_SET;
+    }
     wob_msg_free (&env);
     zlistx_add_end (self->outbox, item);
+}
+
+static void
+s_outbox_add (broker_t *self, zframe_t *routing, Wob__Envelope *env, bool reply)
+{
+    s_outbox_add_body (self, routing, env, reply, false);
 }
 
 void
@@ -128,6 +141,13 @@ void
 broker_send (broker_t *self, zframe_t *routing, Wob__Envelope__BodyCase body_case, void *body)
 {
     s_outbox_add (self, routing, s_wrap (0, body_case, body), false);
+}
+
+void
+broker_send_borrowed (broker_t *self, zframe_t *routing, Wob__Envelope__BodyCase body_case,
+                      void *body)
+{
+    s_outbox_add_body (self, routing, s_wrap (0, body_case, body), false, true);
 }
 
 static void

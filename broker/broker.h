@@ -187,6 +187,9 @@ void broker_answer_error (broker_t *self, zframe_t *routing, uint64_t request_id
 //  The same for a message to a worker (dropped if the group fails).
 void broker_send (broker_t *self, zframe_t *routing, Wob__Envelope__BodyCase body_case,
                   void *body);
+//  The same, packing body now but leaving it to the caller.
+void broker_send_borrowed (broker_t *self, zframe_t *routing, Wob__Envelope__BodyCase body_case,
+                           void *body);
 //  Queues an error reply to the message in hand.
 void broker_error (broker_t *self, int code, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));

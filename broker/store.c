@@ -213,6 +213,11 @@ store_new (const store_config_t *config, char *err)
     }
     self->path = strdup (config->path);
     self->nosync = config->nosync;
+    self->cache = store_cache_new (STORE_CACHE_MAX);
+    if (!self->cache) {
+        wob_fail (err, WOB_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
     struct stat st;
     if (stat (config->path, &st) == 0) {
         if (!S_ISDIR (st.st_mode)) {
@@ -265,6 +270,7 @@ store_destroy (store_t **self_p)
         mdb_env_close (self->env);
     for (int i = 0; i < STORE_MAX_CHANNELS; i++)
         free (self->channel_names [i]);
+    store_cache_destroy (&self->cache);
     free (self->path);
     free (self);
     *self_p = NULL;
@@ -305,6 +311,7 @@ store_commit (store_t *self, char *err)
     if (!self->dirty) {
         mdb_txn_abort (self->txn);         //  read-only group: nothing to sync
         self->txn = NULL;
+        store_cache_end (self->cache, true);
         return 0;
     }
     if (self->counters_dirty && s_save_counters (self, err)) {
@@ -314,6 +321,7 @@ store_commit (store_t *self, char *err)
     int rc = mdb_txn_commit (self->txn);
     self->txn = NULL;
     self->counters_dirty = false;
+    store_cache_end (self->cache, rc == 0);
     if (rc) {
         MDB_txn *txn;
         if (mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn) == 0) {
@@ -343,6 +351,7 @@ store_abort (store_t *self)
         return;
     mdb_txn_abort (self->txn);
     self->txn = NULL;
+    store_cache_end (self->cache, false);
     MDB_txn *txn;
     if (mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn) == 0) {
         s_load_counters (self, txn);
@@ -362,6 +371,7 @@ store_read_begin (store_t *self, char *err)
         return store_priv_fail (self, err, rc, "beginning a read-only transaction");
     }
     self->dirty = false;
+    self->readonly = true;
     return 0;
 }
 
@@ -372,6 +382,7 @@ store_read_end (store_t *self)
     if (self->txn)
         mdb_txn_abort (self->txn);
     self->txn = NULL;
+    self->readonly = false;
 }
 
 bool
@@ -587,6 +598,9 @@ s_order_state_get (store_t *self, uint64_t id, Wob__Order **order_p, char *err)
 int
 store_order_get (store_t *self, uint64_t id, Wob__Order **order_p, char *err)
 {
+    //  Leased a moment ago: the decoded order is still at hand (store_cache.c)
+    if (self->txn && !self->readonly && (*order_p = store_cache_take (self->cache, id)))
+        return 0;
     int rc = s_order_state_get (self, id, order_p, err);
     if (rc)
         return rc;
@@ -644,7 +658,14 @@ store_order_put (store_t *self, Wob__Order *order, char *err)
     order->target = target;
     order->n_history = n_history;
     order->history = history;
+    store_cache_written (self->cache, order->id, rc == 0 && target? order: NULL);
     return rc;
+}
+
+void
+store_order_keep (store_t *self, Wob__Order **order_p)
+{
+    store_cache_keep (self->cache, order_p);
 }
 
 int
@@ -654,6 +675,7 @@ store_target_put (store_t *self, Wob__Order *order, char *err)
         return wob_fail (err, WOB_ERR_INVALID, "order %" PRIu64 " has no target", order->id);
     uint8_t k [8];
     store_priv_put_u64 (k, order->id);
+    store_cache_written (self->cache, order->id, NULL);
     return store_priv_put_message (self, self->targets, k, 8, &order->target->base, err,
                                    "writing an order's target");
 }

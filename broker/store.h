@@ -67,6 +67,10 @@ int store_order_get (store_t *self, uint64_t id, Wob__Order **order_p, char *err
 int store_order_put (store_t *self, Wob__Order *order, char *err);
 //  Writes the order's target: when it is created, and when a merge adds offers.
 int store_target_put (store_t *self, Wob__Order *order, char *err);
+//  Takes *order_p, just written, to hand to the next store_order_get of its
+//  id without reading it (store_cache.c): for a leased order, whose outcome
+//  comes soon.  An order that is not what the store now holds is freed.
+void store_order_keep (store_t *self, Wob__Order **order_p);
 //  Appends entry to the history log as the order's newest (sets the
 //  order's history_last and history_len: store the order after).
 int store_history_put (store_t *self, Wob__Order *order, Wob__HistoryEntry *entry,

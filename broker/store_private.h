@@ -7,6 +7,8 @@
 #include "store.h"
 #include <lmdb.h>
 
+typedef struct _store_cache_t store_cache_t;
+
 struct _store_t {
     MDB_env *env;               //  the LMDB environment
     MDB_txn *txn;               //  the group's write transaction, or NULL
@@ -22,6 +24,8 @@ struct _store_t {
     bool counters_dirty;        //  next_* changed in this transaction
     char *channel_names [STORE_MAX_CHANNELS];  //  id -> name cache
     char *path;                 //  data directory, for messages
+    bool readonly;              //  txn is a read-only one (store_read_begin)
+    store_cache_t *cache;       //  orders between lease and outcome
 };
 
 //  Turns an LMDB code into a wob error with a message; returns the code.
@@ -46,5 +50,20 @@ int store_priv_put_message (store_t *self, MDB_dbi dbi, void *k, size_t klen,
 int store_priv_put_message_flags (store_t *self, MDB_dbi dbi, void *k, size_t klen,
                                   const ProtobufCMessage *msg, unsigned flags, char *err,
                                   const char *what);
+
+//  Decoded orders kept between lease and outcome (store_cache.c).
+#define STORE_CACHE_MAX 16384
+store_cache_t *store_cache_new (size_t max);
+void store_cache_destroy (store_cache_t **self_p);
+//  The cached order with this id, handed over (NULL: not cached).
+Wob__Order *store_cache_take (store_cache_t *self, uint64_t id);
+//  The record (or the target) of order id was written in this transaction,
+//  from order (NULL: not from a whole decoded order): drops any copy.
+void store_cache_written (store_cache_t *self, uint64_t id, const Wob__Order *order);
+//  Takes *order_p: kept if it is what was last written for its id, else freed.
+void store_cache_keep (store_cache_t *self, Wob__Order **order_p);
+//  The transaction ended: committed, or not (then nothing kept is trusted).
+void store_cache_end (store_cache_t *self, bool committed);
+size_t store_cache_size (store_cache_t *self);
 
 #endif

@@ -327,15 +327,20 @@ workers_attach_all (broker_t *self, char *err)
 }
 
 //  Sends each worker the leases granted to it this turn (after commit).
+//  The leased orders then wait for their outcomes in the store's cache.
 void
 workers_flush (broker_t *self)
 {
     for (worker_t *w = zlistx_first (self->workers->pending); w;
          w = zlistx_next (self->workers->pending)) {
-        if (!w->batch)
+        Wob__Leases *batch = w->batch;
+        if (!batch)
             continue;
-        broker_send (self, w->routing, WOB__ENVELOPE__BODY_LEASES, w->batch);
         w->batch = NULL;
+        broker_send_borrowed (self, w->routing, WOB__ENVELOPE__BODY_LEASES, batch);
+        for (size_t i = 0; i < batch->n_items; i++)
+            store_order_keep (self->store, &batch->items [i]->order);
+        wob__leases__free_unpacked (batch, NULL);
     }
     zlistx_purge (self->workers->pending);
 }

@@ -1051,6 +1051,108 @@ done:
     testutil_end ();
 }
 
+//  The decoded orders kept between a lease and its outcome (store_cache.c):
+//  a reader gets what the store holds, never a copy the store moved past.
+static Wob__Order *
+s_get (store_t *store, uint64_t id)
+{
+    char err [WOB_ERRLEN];
+    Wob__Order *order = NULL;
+    CHECK_MSG (store_order_get (store, id, &order, err) == 0, "%s", err);
+    return order;
+}
+
+static void
+test_leased_cache (void)
+{
+    testutil_start ("a kept order is handed back, and only while it is what the store holds");
+    char err [WOB_ERRLEN];
+    store_t *store = s_open (testutil_path ("cache"), 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    CHECK (store_begin (store, err) == 0);
+    test_order_t o;
+    s_order_init (&o, store_next_order_id (store), "13800138001", WOB__STATE__STATE_QUEUED);
+    uint64_t id = o.order.id;
+    CHECK (s_store_order (store, &o.order, err) == 0);
+    CHECK (store_commit (store, err) == 0);
+
+    //  Leased: written, kept, committed; the outcome gets that very object
+    CHECK (store_begin (store, err) == 0);
+    Wob__Order *order = s_get (store, id);
+    order->attempts = 1;
+    wob_str_set (&order->worker, "sms-1");
+    CHECK (store_order_put (store, order, err) == 0);
+    Wob__Order *kept = order;
+    store_order_keep (store, &order);
+    CHECK (order == NULL);
+    CHECK (store_commit (store, err) == 0);
+    CHECK (store_begin (store, err) == 0);
+    order = s_get (store, id);
+    CHECK (order == kept);
+    CHECK (order && order->attempts == 1 && streq (order->worker, "sms-1")
+           && order->target && streq (order->target->msisdn, "13800138001"));
+    //  Handed over: the next reader reads the record
+    order->attempts = 2;
+    CHECK (store_order_put (store, order, err) == 0);
+    wob__order__free_unpacked (order, NULL);
+    order = s_get (store, id);
+    CHECK (order && order->attempts == 2 && order->target);
+
+    //  An object the store has moved past is not kept
+    Wob__Order *newer = s_get (store, id);
+    newer->attempts = 3;
+    CHECK (store_order_put (store, newer, err) == 0);
+    store_order_keep (store, &order);           //  says attempts 2: stale
+    CHECK (order == NULL);
+    wob__order__free_unpacked (newer, NULL);
+    order = s_get (store, id);
+    CHECK (order && order->attempts == 3);
+    CHECK (store_commit (store, err) == 0);
+
+    //  What an aborted transaction kept is gone with it
+    CHECK (store_begin (store, err) == 0);
+    order->attempts = 4;
+    CHECK (store_order_put (store, order, err) == 0);
+    store_order_keep (store, &order);
+    store_abort (store);
+    CHECK (store_begin (store, err) == 0);
+    order = s_get (store, id);
+    CHECK (order && order->attempts == 3);
+
+    //  A merge rewrites the target: the kept copy goes
+    CHECK (store_order_put (store, order, err) == 0);
+    kept = order;
+    store_order_keep (store, &order);
+    test_order_t merged;
+    s_order_init (&merged, id, "13800138001", WOB__STATE__STATE_QUEUED);
+    merged.target.n_offers = 1;
+    CHECK (store_target_put (store, &merged.order, err) == 0);
+    order = s_get (store, id);
+    CHECK (order && order->attempts == 3 && order->target && order->target->n_offers == 1);
+    CHECK (store_order_put (store, order, err) == 0);
+    kept = order;
+    store_order_keep (store, &order);
+    CHECK (store_commit (store, err) == 0);
+
+    //  A read-only reader (the dashboard) reads the record and leaves the
+    //  kept order for the outcome
+    CHECK (store_read_begin (store, err) == 0);
+    order = s_get (store, id);
+    CHECK (order && order != kept && order->attempts == 3);
+    wob__order__free_unpacked (order, NULL);
+    store_read_end (store);
+    CHECK (store_begin (store, err) == 0);
+    order = s_get (store, id);
+    CHECK (order == kept);
+    wob__order__free_unpacked (order, NULL);
+    store_abort (store);
+    store_destroy (&store);
+done:
+    testutil_end ();
+}
+
 //  --- Main -----------------------------------------------------------------
 
 int
@@ -1075,6 +1177,7 @@ main (void)
     test_garbage_file ();
     test_foreign_lmdb ();
     test_map_full ();
+    test_leased_cache ();
 
     return testutil_finish ();
 }
