@@ -271,6 +271,7 @@ store_destroy (store_t **self_p)
     for (int i = 0; i < STORE_MAX_CHANNELS; i++)
         free (self->channel_names [i]);
     store_cache_destroy (&self->cache);
+    free (self->number.values);
     free (self->path);
     free (self);
     *self_p = NULL;
@@ -286,6 +287,7 @@ store_begin (store_t *self, char *err)
         return store_priv_fail (self, err, rc, "beginning a transaction");
     }
     self->dirty = false;
+    self->number.valid = false;
     return 0;
 }
 
@@ -351,6 +353,7 @@ store_abort (store_t *self)
         return;
     mdb_txn_abort (self->txn);
     self->txn = NULL;
+    self->number.valid = false;
     store_cache_end (self->cache, false);
     MDB_txn *txn;
     if (mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn) == 0) {
@@ -371,6 +374,7 @@ store_read_begin (store_t *self, char *err)
         return store_priv_fail (self, err, rc, "beginning a read-only transaction");
     }
     self->dirty = false;
+    self->number.valid = false;
     self->readonly = true;
     return 0;
 }

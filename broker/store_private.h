@@ -9,6 +9,14 @@
 
 typedef struct _store_cache_t store_cache_t;
 
+//  The last number read from the number index (store_index.c)
+typedef struct {
+    bool valid;
+    char msisdn [32];
+    struct { uint32_t wave_seq; uint64_t id; } *values;
+    size_t count, cap;
+} store_number_t;
+
 struct _store_t {
     MDB_env *env;               //  the LMDB environment
     MDB_txn *txn;               //  the group's write transaction, or NULL
@@ -26,6 +34,7 @@ struct _store_t {
     char *path;                 //  data directory, for messages
     bool readonly;              //  txn is a read-only one (store_read_begin)
     store_cache_t *cache;       //  orders between lease and outcome
+    store_number_t number;      //  the last number read, while valid
 };
 
 //  Turns an LMDB code into a wob error with a message; returns the code.

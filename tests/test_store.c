@@ -1153,6 +1153,48 @@ done:
     testutil_end ();
 }
 
+//  Intake asks the number index four questions per target and the store
+//  answers them from one read: the answers follow every change at once.
+static void
+test_number_reads (void)
+{
+    testutil_start ("number index: each answer follows the index's changes");
+    char err [WOB_ERRLEN];
+    store_t *store = s_open (testutil_path ("numbers"), 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    const char *n = "13900139000";
+    uint64_t first, *ids;
+    size_t count;
+    CHECK (store_begin (store, err) == 0);
+    CHECK (store_wave_msisdn_get (store, 1, n, &first, err) == 0 && first == 0);
+    CHECK (store_msisdn_add (store, n, 1, 5, err) == 0);
+    CHECK (store_wave_msisdn_get (store, 1, n, &first, err) == 0 && first == 5);
+    CHECK (store_wave_msisdn_get (store, 2, n, &first, err) == 0 && first == 0);
+    CHECK (store_msisdn_add (store, n, 2, 7, err) == 0);
+    CHECK (store_msisdn_add (store, n, 2, 6, err) == 0);
+    CHECK (store_wave_msisdn_get (store, 2, n, &first, err) == 0 && first == 6);
+    CHECK (store_msisdn_list (store, n, &ids, &count, err) == 0);
+    CHECK (count == 3 && ids [0] == 5 && ids [1] == 6 && ids [2] == 7);
+    free (ids);
+    CHECK (store_commit (store, err) == 0);
+    //  An aborted add is forgotten with its transaction
+    CHECK (store_begin (store, err) == 0);
+    CHECK (store_msisdn_add (store, n, 3, 9, err) == 0);
+    CHECK (store_wave_msisdn_get (store, 3, n, &first, err) == 0 && first == 9);
+    store_abort (store);
+    CHECK (store_begin (store, err) == 0);
+    CHECK (store_wave_msisdn_get (store, 3, n, &first, err) == 0 && first == 0);
+    CHECK (store_msisdn_list (store, n, &ids, &count, err) == 0);
+    CHECK (count == 3 && ids [2] == 7);
+    free (ids);
+    store_abort (store);
+    store_destroy (&store);
+done:
+    testutil_end ();
+}
+
 //  --- Main -----------------------------------------------------------------
 
 int
@@ -1178,6 +1220,7 @@ main (void)
     test_foreign_lmdb ();
     test_map_full ();
     test_leased_cache ();
+    test_number_reads ();
 
     return testutil_finish ();
 }
