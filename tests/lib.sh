@@ -41,10 +41,10 @@ wait_for () {
   done
 }
 
-# pick_port: a free port for a broker that must restart on the same port.
-# Brokers bound to "*" get ports from 49152 up and outgoing connections get
-# the kernel's ephemeral ports (32768 up), so this draws at random from
-# 10000-19999, clear of both.
+# pick_port: a free port for a broker (start_broker's "*").  CZMQ's "*"
+# takes ports from 49152 up and outgoing connections get the kernel's
+# ephemeral ports (32768 up), so this draws at random from 10000-19999,
+# clear of both.
 pick_port () {
   local p
   for _ in $(seq 50); do
@@ -55,16 +55,42 @@ pick_port () {
 }
 
 # start_broker DATA_DIR [PORT] [extra args...]: sets BROKER_PID and ENDPOINT.
+# "*" is a random free port (pick_port), not CZMQ's "*", which takes the
+# first free port from 49152 up: there, a port one test's broker just left
+# goes to the next broker any test starts, and the first test's workers,
+# still reconnecting, join that broker (seen: a stray sms-1 reporting into
+# another test's wave).
 start_broker () {
   local data=$1 port=${2:-*}; shift 2 || shift $#
-  rm -f "$WORK/port"
-  "$BIN/wob-broker" --plain --data "$data" --endpoint "tcp://127.0.0.1:$port" \
-      --port-file "$WORK/port" "$@" 2>>"$WORK/broker.log" &
-  BROKER_PID=$!
+  local attempt p deadline
+  for attempt in 1 2 3; do
+    p=$port
+    [ "$port" = "*" ] && p=$(pick_port)
+    rm -f "$WORK/port"
+    "$BIN/wob-broker" --plain --data "$data" --endpoint "tcp://127.0.0.1:$p" \
+        --port-file "$WORK/port" "$@" 2>>"$WORK/broker.log" &
+    BROKER_PID=$!
+    # Up (port file written) or gone (lost a race for the port picked)
+    deadline=$(( $(date +%s%N) + 10000000000 ))
+    until [ -s "$WORK/port" ] || ! kill -0 "$BROKER_PID" 2>/dev/null \
+       || [ "$(date +%s%N)" -ge "$deadline" ]; do sleep 0.05; done
+    [ -s "$WORK/port" ] && break
+    kill -9 "$BROKER_PID" 2>/dev/null || true
+    wait "$BROKER_PID" 2>/dev/null || true
+    if [ "$port" != "*" ] || [ "$attempt" = 3 ]; then
+      echo "broker did not start:" >&2; tail "$WORK/broker.log" >&2; return 1
+    fi
+  done
   PIDS+=("$BROKER_PID")
-  wait_for 10 test -s "$WORK/port" || { echo "broker did not start:" >&2; tail "$WORK/broker.log" >&2; return 1; }
   PORT=$(cat "$WORK/port")
   ENDPOINT="tcp://127.0.0.1:$PORT"
+}
+
+# stop_workers: every process started so far but the broker (before a
+# restart on another port, so that none of them reconnects elsewhere).
+stop_workers () {
+  local pid
+  for pid in "${PIDS[@]}"; do [ "$pid" = "$BROKER_PID" ] || kill "$pid" 2>/dev/null || true; done
 }
 
 # crash_broker: kill -9 the broker and wait until it is really gone (its

@@ -78,8 +78,7 @@ run_scenario () {
         workers=$((workers + 1))
         start_worker --channel "$1" --name "$1-$workers" --capacity "${3:-5}" --heartbeat-ms 200 \
             --outcomes "$2" --seed "$workers" ;;
-      stop-workers)
-        for pid in "${PIDS[@]}"; do [ "$pid" = "$BROKER_PID" ] || kill "$pid" 2>/dev/null || true; done ;;
+      stop-workers) stop_workers ;;
       clock) ctl clock advance "$1" >/dev/null ;;
       await)
         for w in "$@"; do

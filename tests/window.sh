@@ -64,7 +64,9 @@ check "due call-backs are held for agent-1, who left" wait_for 30 bash -c \
 start_worker --channel call --name agent-2 --capacity 5 --heartbeat-ms 200 --outcomes accepted=1
 check "they come back at the time asked and finish" wait_for 30 wave_finished W-callback
 check "all 200 done" [ "$(state_count W-callback done)" = 200 ]
-# Visits: leases of days, set per channel
+# Visits: leases of days, set per channel (on a new broker: the workers
+# above go first)
+stop_workers
 kill "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null || true
 start_broker "$WORK/data" "*" --heartbeat-ms 200 --channel-lease visit=5d,call=20m
 cat > "$WORK/visit.yaml" <<EOW
