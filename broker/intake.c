@@ -195,6 +195,66 @@ s_add_target (broker_t *self, wave_t *wave, Wob__Target *target, char *err)
     return rc;
 }
 
+//  The order in which a chunk's targets become orders (and get their ids):
+//  the order dispatch will lease them in, highest priority first, then by
+//  row.  Dispatch takes a wave's orders by priority; with ids in row order
+//  the orders of one priority are spread over the whole orders table, and
+//  every lease and outcome rewrites a different page (measured: 200,000
+//  orders of 9 priorities, 2.4 KB written per order against 0.9 KB with
+//  one priority, 30% fewer orders/s).  A target sorts with the priority of
+//  its number's first row in the chunk, so rows of one number keep their
+//  order: every rule decides per number (duplicate, caps, open offer,
+//  merge), so what each row becomes is as in row order; only ids differ.
+//  NULL when the chunk is in that order already.
+typedef struct {
+    int32_t priority;
+    size_t index;
+} s_rank_t;
+
+static int
+s_rank_compare (const void *a, const void *b)
+{
+    const s_rank_t *x = a, *y = b;
+    if (x->priority != y->priority)
+        return x->priority > y->priority? -1: 1;
+    return x->index < y->index? -1: x->index > y->index;
+}
+
+static size_t *
+s_dispatch_order (Wob__SubmitChunk *msg)
+{
+    size_t n = msg->n_targets;
+    bool sorted = true;
+    for (size_t i = 1; i < n && sorted; i++)
+        sorted = msg->targets [i]->priority <= msg->targets [i - 1]->priority;
+    if (sorted)
+        return NULL;
+    s_rank_t *ranks = malloc (n * sizeof (s_rank_t));
+    size_t *order = malloc (n * sizeof (size_t));
+    zhashx_t *first = zhashx_new ();        //  number -> its first row's rank
+    if (!ranks || !order || !first) {
+        free (ranks);
+        free (order);
+        zhashx_destroy (&first);
+        return NULL;                        //  row order: slower, as correct
+    }
+    zhashx_set_key_duplicator (first, NULL);
+    zhashx_set_key_destructor (first, NULL);
+    for (size_t i = 0; i < n; i++) {
+        Wob__Target *t = msg->targets [i];
+        s_rank_t *seen = *t->msisdn? zhashx_lookup (first, t->msisdn): NULL;
+        ranks [i] = (s_rank_t) { seen? seen->priority: t->priority, i };
+        if (!seen && *t->msisdn)
+            zhashx_insert (first, t->msisdn, &ranks [i]);
+    }
+    zhashx_destroy (&first);
+    qsort (ranks, n, sizeof (s_rank_t), s_rank_compare);
+    for (size_t i = 0; i < n; i++)
+        order [i] = ranks [i].index;
+    free (ranks);
+    return order;
+}
+
 //  The wave a chunk or commit names; NULL (and an error queued) if unknown.
 static wave_t *
 s_begun (broker_t *self, const char *wave_id)
@@ -258,16 +318,19 @@ intake_chunk (broker_t *self, Wob__SubmitChunk *msg)
         }
     }
     broker_count_targets (self, msg->n_targets);
-    for (size_t i = 0; i < msg->n_targets; i++) {
-        Wob__Target *t = msg->targets [i];
+    size_t *order = s_dispatch_order (msg);
+    for (size_t k = 0; k < msg->n_targets; k++) {
+        Wob__Target *t = msg->targets [order? order [k]: k];
         if (t->row <= w->rows)
             continue;               //  already durable: a resend after a crash
         if (s_add_target (self, wave, t, err)) {
             broker_error (self, WOB__ERROR_CODE__ERR_STORE, "submit: wave '%s' row %u: %s",
                           w->id, t->row, err);
+            free (order);
             return;
         }
     }
+    free (order);
     w->rows = last;
     if (store_wave_put (self->store, w, err)) {
         broker_error (self, WOB__ERROR_CODE__ERR_STORE, "submit: %s", err);

@@ -56,6 +56,21 @@ check "number suppressed after intake is never contacted" \
 check "it was filtered at dispatch" \
     [ "$(ctl --json status --msisdn 13900000006 | jq -r '.[0].state')" = filtered ]
 
+echo "# rows become orders in dispatch order (priority, then row), each number's rows in row order"
+printf 'msisdn,name,offer,priority\n%s\n%s\n%s\n' "13900000011,甲,OFR-A,1" "13900000012,乙,OFR-B,9" \
+    "13900000011,甲,OFR-C,9" > "$WORK/p.csv"
+wave W-P call p.csv
+s=$(ctl --json submit "$WORK/W-P.yaml")
+check "one duplicate filtered" [ "$(jq .filtered_by_rule.duplicate <<<"$s")" = 1 ]
+first=$(ctl --json status --msisdn 13900000011 | jq -c 'map(select(.wave == "W-P")) | sort_by(.id)')
+other=$(ctl --json status --msisdn 13900000012 | jq '.[0].id')
+check "the number's first row is its order, though a later row has a higher priority" \
+    jq -e 'map(select(.state != "filtered")) | length == 1 and .[0].offers == ["OFR-A"]' <<<"$first"
+check "the later row is the duplicate" \
+    jq -e 'map(select(.state == "filtered")) | .[0].offers == ["OFR-C"]' <<<"$first"
+check "the priority 9 target got the wave's first id" \
+    jq -e --argjson o "$other" 'all(.[]; .id > $o)' <<<"$first"
+
 echo "# do-not-disturb import: all or nothing"
 printf 'msisdn,reason,channel,expires,note\n13911110001,dnd,,,\n13911110002,complaint,sms,2099-01-01,call centre ticket\n13911110003,nonsense,,,\n' > "$WORK/dnd-bad.csv"
 rc=0; ctl suppress import "$WORK/dnd-bad.csv" >/dev/null 2>"$WORK/dnd.err" || rc=$?
