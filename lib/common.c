@@ -92,10 +92,18 @@ wob_format_time (int64_t ms, char *buf, size_t size)
         snprintf (buf, size, "-");
         return buf;
     }
+    //  History reasons name times on every transition, mostly the same
+    //  second over and over: format each second once (per thread)
+    static __thread time_t last_secs = -1;
+    static __thread char last_text [32];
     time_t secs = (time_t) (ms / 1000);
-    struct tm tm;
-    localtime_r (&secs, &tm);
-    strftime (buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+    if (secs != last_secs) {
+        struct tm tm;
+        localtime_r (&secs, &tm);
+        strftime (last_text, sizeof (last_text), "%Y-%m-%d %H:%M:%S", &tm);
+        last_secs = secs;
+    }
+    snprintf (buf, size, "%s", last_text);
     return buf;
 }
 
