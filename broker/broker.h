@@ -91,6 +91,12 @@ typedef struct {
     store_stats_t stats;        //  running counts, written back at commit
     bool stats_dirty;           //  stats changed in this group
     bool may_have_queued [BROKER_MAX_CHANNELS];  //  queue run maybe non-empty
+    //  Head of the channel's shared run in this wave, while head_known:
+    //  dispatch compares the open waves' heads for every pick, and reads
+    //  a run again only after lifecycle put an order in or took one out
+    bool head_known [BROKER_MAX_CHANNELS];
+    uint8_t head_priority [BROKER_MAX_CHANNELS];
+    uint64_t head_id [BROKER_MAX_CHANNELS];
     zhashx_t *rule_counts;      //  "filtered/RULE" etc. -> uint64_t *
     bool counts_dirty;          //  rule_counts changed in this group
     zhashx_t *tallies;          //  report rows cached by tally.c
@@ -323,6 +329,9 @@ int control_closed (broker_t *self, uint32_t wave_seq);
 //  --- dispatch.c ---------------------------------------------------------
 //  Leases queued orders to workers with credit; bounded per call.
 int dispatch_run (broker_t *self, char *err);
+//  Does a worker with free credit wait for an order that is ready?  (The
+//  shared runs only: an approximation the loop uses to keep turns short.)
+bool dispatch_waiting (broker_t *self);
 //  Moves due deferred / retry orders back to the queue.
 int dispatch_timers (broker_t *self, char *err);
 //  A worker joins / leaves its channel's heap, or its load changed.

@@ -43,15 +43,20 @@ s_best_head (broker_t *self, uint8_t channel, uint64_t *id_p, char *err)
         Wob__Wave *w = wave->wave;
         if (!wave->may_have_queued [channel])
             continue;
-        uint8_t priority;
-        uint64_t id;
-        int rc = store_queue_head (self->store, channel, 0, w->seq, &priority, &id, err);
-        if (rc == WOB_ERR_NOT_FOUND) {
-            wave->may_have_queued [channel] = false;
-            continue;
+        if (!wave->head_known [channel]) {
+            int rc = store_queue_head (self->store, channel, 0, w->seq,
+                                       &wave->head_priority [channel], &wave->head_id [channel],
+                                       err);
+            if (rc == WOB_ERR_NOT_FOUND) {
+                wave->may_have_queued [channel] = false;
+                continue;
+            }
+            if (rc)
+                return rc;
+            wave->head_known [channel] = true;
         }
-        if (rc)
-            return rc;
+        uint8_t priority = wave->head_priority [channel];
+        uint64_t id = wave->head_id [channel];
         if (priority > best_priority || (priority == best_priority && id < best_id)) {
             best_priority = priority;
             best_id = id;
@@ -300,6 +305,24 @@ dispatch_run (broker_t *self, char *err)
             return WOB_ERR_STORE;
     }
     return budget? 0: 1;        //  1: budget used up, more may be ready
+}
+
+bool
+dispatch_waiting (broker_t *self)
+{
+    size_t n_open;
+    wave_t **open = broker_open_waves (self, &n_open);
+    for (uint8_t c = 1; c < BROKER_MAX_CHANNELS; c++) {
+        channel_t *channel = &self->channels [c];
+        //  The heap's top is the least loaded worker of the channel
+        if (!channel->name || !channel->n_heap
+        ||  channel->heap [0]->outstanding >= channel->heap [0]->capacity)
+            continue;
+        for (size_t i = 0; i < n_open; i++)
+            if (open [i]->may_have_queued [c])
+                return true;
+    }
+    return false;
 }
 
 int

@@ -59,11 +59,15 @@ s_leave (broker_t *self, Wob__Order *order, char *err)
 {
     uint8_t channel = 0;
     switch (order->state) {
-        case WOB__STATE__STATE_QUEUED:
+        case WOB__STATE__STATE_QUEUED: {
             if (s_channel (self, order, &channel, err))
                 return WOB_ERR_INVALID;
+            wave_t *wave = order->route? NULL: broker_wave_by_seq (self, order->wave_seq);
+            if (wave)
+                wave->head_known [channel] = false;
             return store_queue_del (self->store, channel, order->route, order->wave_seq,
                                     s_priority (order), order->id, err);
+        }
         case WOB__STATE__STATE_HELD: {
             if (s_channel (self, order, &channel, err))
                 return WOB_ERR_INVALID;
@@ -95,8 +99,10 @@ s_enter (broker_t *self, Wob__Order *order, char *err)
             if (s_channel (self, order, &channel, err))
                 return WOB_ERR_INVALID;
             wave_t *wave = order->route? NULL: broker_wave_by_seq (self, order->wave_seq);
-            if (wave)
+            if (wave) {
                 wave->may_have_queued [channel] = true;
+                wave->head_known [channel] = false;
+            }
             return store_queue_put (self->store, channel, order->route, order->wave_seq,
                                     s_priority (order), order->id, err);
         }

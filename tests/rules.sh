@@ -71,6 +71,24 @@ check "the later row is the duplicate" \
 check "the priority 9 target got the wave's first id" \
     jq -e --argjson o "$other" 'all(.[]; .id > $o)' <<<"$first"
 
+echo "# dispatch: the highest priority of all open waves first, each order once"
+{ echo "msisdn,name,offer,priority"; for i in $(seq 10 29); do echo "139100000$i,丙,OFR-L,1"; done; } > "$WORK/low.csv"
+{ echo "msisdn,name,offer,priority"; for i in $(seq 30 34); do echo "139100000$i,丁,OFR-H,9"; done; } > "$WORK/high.csv"
+wave W-LOW call low.csv
+wave W-HIGH call high.csv
+ctl submit "$WORK/W-LOW.yaml" >/dev/null
+ctl submit "$WORK/W-HIGH.yaml" >/dev/null
+start_worker --channel call --name agent-p --capacity 1 --heartbeat-ms 200 --outcomes accepted=1 \
+    --log "$WORK/prio.log"
+both_finished () { wave_finished W-LOW && wave_finished W-HIGH; }
+check "both waves finish" wait_for 20 both_finished
+kill "$LAST_WORKER"; wait "$LAST_WORKER" 2>/dev/null || true
+grep ' 139100000' "$WORK/prio.log" > "$WORK/prio-mine.log" || true   # not earlier sections' orders
+check "the later wave's five priority 9 orders went first" \
+    [ "$(head -5 "$WORK/prio-mine.log" | awk '{print $4}' | grep -c '^1391000003')" = 5 ]
+check_eq "25 leases" 25 "$(wc -l < "$WORK/prio-mine.log")"
+check_eq "each order once" 25 "$(awk '{print $1}' "$WORK/prio-mine.log" | sort -u | wc -l)"
+
 echo "# do-not-disturb import: all or nothing"
 printf 'msisdn,reason,channel,expires,note\n13911110001,dnd,,,\n13911110002,complaint,sms,2099-01-01,call centre ticket\n13911110003,nonsense,,,\n' > "$WORK/dnd-bad.csv"
 rc=0; ctl suppress import "$WORK/dnd-bad.csv" >/dev/null 2>"$WORK/dnd.err" || rc=$?
