@@ -117,7 +117,8 @@ store_cache_keep (store_cache_t *self, Wob__Order **order_p)
         s_drop (self, oldest);
     self->ring [self->head] = order->id;
     self->head = (self->head + 1) % self->max;
-    zhashx_update (self->orders, WOB_ID_KEY (order->id), order);
+    s_drop (self, order->id);       //  none: writing it dropped any copy
+    zhashx_insert (self->orders, WOB_ID_KEY (order->id), order);
 }
 
 void
