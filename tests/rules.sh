@@ -82,7 +82,7 @@ start_worker --channel call --name agent-p --capacity 1 --heartbeat-ms 200 --out
     --log "$WORK/prio.log"
 both_finished () { wave_finished W-LOW && wave_finished W-HIGH; }
 check "both waves finish" wait_for 20 both_finished
-kill "$LAST_WORKER"; wait "$LAST_WORKER" 2>/dev/null || true
+kill "$LAST_WORKER" 2>/dev/null || true; wait "$LAST_WORKER" 2>/dev/null || true
 grep ' 139100000' "$WORK/prio.log" > "$WORK/prio-mine.log" || true   # not earlier sections' orders
 check "the later wave's five priority 9 orders went first" \
     [ "$(head -5 "$WORK/prio-mine.log" | awk '{print $4}' | grep -c '^1391000003')" = 5 ]
