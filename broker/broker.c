@@ -640,13 +640,7 @@ s_handle (broker_t *self, zmsg_t *msg)
         workers_seen (self, worker);
     switch (env->body_case) {
         case WOB__ENVELOPE__BODY_SUBMIT_BEGIN:  intake_begin (self, env->submit_begin); break;
-        case WOB__ENVELOPE__BODY_SUBMIT_CHUNK:
-            intake_chunk (self, env->submit_chunk);
-            //  A long intake turn would hold back the leases that workers
-            //  with free credit wait for: one round trip per turn
-            if (dispatch_waiting (self))
-                broker_hurry (self);
-            break;
+        case WOB__ENVELOPE__BODY_SUBMIT_CHUNK:  intake_chunk (self, env->submit_chunk); break;
         case WOB__ENVELOPE__BODY_SUBMIT_COMMIT:
             intake_commit (self, env->submit_commit);
             broker_hurry (self);        //  its orders are leased at the end of the turn

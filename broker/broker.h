@@ -329,9 +329,6 @@ int control_closed (broker_t *self, uint32_t wave_seq);
 //  --- dispatch.c ---------------------------------------------------------
 //  Leases queued orders to workers with credit; bounded per call.
 int dispatch_run (broker_t *self, char *err);
-//  Does a worker with free credit wait for an order that is ready?  (The
-//  shared runs only: an approximation the loop uses to keep turns short.)
-bool dispatch_waiting (broker_t *self);
 //  Moves due deferred / retry orders back to the queue.
 int dispatch_timers (broker_t *self, char *err);
 //  A worker joins / leaves its channel's heap, or its load changed.

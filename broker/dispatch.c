@@ -307,24 +307,6 @@ dispatch_run (broker_t *self, char *err)
     return budget? 0: 1;        //  1: budget used up, more may be ready
 }
 
-bool
-dispatch_waiting (broker_t *self)
-{
-    size_t n_open;
-    wave_t **open = broker_open_waves (self, &n_open);
-    for (uint8_t c = 1; c < BROKER_MAX_CHANNELS; c++) {
-        channel_t *channel = &self->channels [c];
-        //  The heap's top is the least loaded worker of the channel
-        if (!channel->name || !channel->n_heap
-        ||  channel->heap [0]->outstanding >= channel->heap [0]->capacity)
-            continue;
-        for (size_t i = 0; i < n_open; i++)
-            if (open [i]->may_have_queued [c])
-                return true;
-    }
-    return false;
-}
-
 int
 dispatch_timers (broker_t *self, char *err)
 {
