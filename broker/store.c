@@ -5,10 +5,10 @@
     lifetimes and transaction rules stop at this file.
 
     Layout (one environment, named databases):
-      meta      "magic" = "wob-store-4", "next_order", "next_wave"
+      meta      "magic" = "wob-store-5", "next_order", "next_wave"
       channels  channel name -> 1-byte id
       waves     wave id -> Wave (protobuf)
-      stats     wave seq (u32 BE) -> store_stats_t
+      stats     wave seq (u32 BE) -> store_stats_t, packed (store_counts.c)
       orders    order id (u64 BE) -> Order (protobuf, without target and history:
                 the part that changes, rewritten at every transition)
       targets   order id (u64 BE) -> Target (protobuf: written once; again only
@@ -27,7 +27,8 @@
       leases    order id (u64 BE) -> ""
       suppress  number + NUL + channel -> SuppressEntry (protobuf)
       rule_counts  wave seq (u32 BE) + rule name -> u64
-      tallies   wave seq (u32 BE) + dimension (u8) + value -> wob_tally_t
+      tallies   wave seq (u32 BE) + dimension (u8) + value -> wob_tally_t,
+                packed (store_counts.c)
       imported  wave seq (u32 BE) + number -> store_imported_t
 
     Big-endian keys make LMDB's byte order the numeric order, so "head of a
@@ -46,7 +47,8 @@
 #include <sys/statvfs.h>
 #include <errno.h>
 
-#define STORE_MAGIC "wob-store-4"
+#define STORE_MAGIC "wob-store-5"
+#define STORE_MAGIC_V4 "wob-store-4"   //  raw counts: upgraded on open
 #define STORE_MAGIC_PREFIX "wob-store-"
 
 
@@ -144,6 +146,7 @@ s_open_dbs (store_t *self, char *err)
         mdb_txn_abort (txn);
         return store_priv_fail (self, err, rc, "reading the main database");
     }
+    bool upgrade = false;
     if (!fresh) {
         MDB_dbi meta;
         MDB_val key = { 5, "magic" }, val;
@@ -156,8 +159,10 @@ s_open_dbs (store_t *self, char *err)
                              "database that is not a wob store (no '%s' marker); "
                              "refusing to touch it", self->path, STORE_MAGIC);
         }
-        if (val.mv_size != strlen (STORE_MAGIC)
-        ||  memcmp (val.mv_data, STORE_MAGIC, val.mv_size) != 0) {
+        upgrade = val.mv_size == strlen (STORE_MAGIC_V4)
+               && memcmp (val.mv_data, STORE_MAGIC_V4, val.mv_size) == 0;
+        if (!upgrade && (val.mv_size != strlen (STORE_MAGIC)
+        ||  memcmp (val.mv_data, STORE_MAGIC, val.mv_size) != 0)) {
             char found [33];
             size_t len = val.mv_size < 32? val.mv_size: 32;
             memcpy (found, val.mv_data, len);
@@ -176,7 +181,11 @@ s_open_dbs (store_t *self, char *err)
             return store_priv_fail (self, err, rc, "opening a database");
         }
     }
-    if (fresh) {
+    if (upgrade && store_counts_upgrade (self, txn, err)) {
+        mdb_txn_abort (txn);
+        return WOB_ERR_STORE;
+    }
+    if (fresh || upgrade) {
         MDB_val key = { 5, "magic" }, val = { strlen (STORE_MAGIC), STORE_MAGIC };
         rc = mdb_put (txn, self->meta, &key, &val, 0);
         if (rc) {
@@ -799,31 +808,6 @@ store_wave_each (store_t *self, store_wave_fn *fn, void *arg, char *err)
     }
     mdb_cursor_close (cursor);
     return result;
-}
-
-int
-store_stats_get (store_t *self, uint32_t wave_seq, store_stats_t *stats, char *err)
-{
-    uint8_t k [4];
-    store_priv_put_u32 (k, wave_seq);
-    MDB_val key = { 4, k }, val;
-    int rc = mdb_get (self->txn, self->stats, &key, &val);
-    memset (stats, 0, sizeof (*stats));
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc)
-        return store_priv_fail (self, err, rc, "reading wave counts");
-    memcpy (stats, val.mv_data, val.mv_size < sizeof (*stats)? val.mv_size: sizeof (*stats));
-    return 0;
-}
-
-int
-store_stats_put (store_t *self, uint32_t wave_seq, const store_stats_t *stats, char *err)
-{
-    uint8_t k [4];
-    store_priv_put_u32 (k, wave_seq);
-    return store_priv_put (self, self->stats, k, 4, (void *) stats, sizeof (*stats), 0, err,
-                  "writing wave counts");
 }
 
 int

@@ -1,4 +1,5 @@
-/*  store_private.h - what store.c, store_index.c and store_tally.c share and nobody else
+/*  store_private.h - what the store's files (store.c, store_index.c,
+    store_tally.c, store_counts.c, store_cache.c) share and nobody else
     sees: the LMDB handles and the key / put helpers.                     */
 
 #ifndef STORE_PRIVATE_H_INCLUDED
@@ -53,6 +54,13 @@ int store_priv_del (store_t *self, MDB_dbi dbi, void *k, size_t klen, MDB_val *v
 //  WOB_ERR_NOT_FOUND, or a store error.
 int store_priv_seek (store_t *self, MDB_dbi dbi, const void *k, size_t klen, size_t prefix,
                      MDB_val *key, char *err, const char *what);
+//  Report tallies in their stored form (store_counts.c): put packs one,
+//  get unpacks a value read from the tallies database.
+int store_counts_put_tally (store_t *self, void *k, size_t klen, const wob_tally_t *tally,
+                            char *err);
+int store_counts_get_tally (store_t *self, const MDB_val *val, wob_tally_t *tally, char *err);
+//  Repacks a wob-store-4 store's raw counts, in the transaction opening it.
+int store_counts_upgrade (store_t *self, MDB_txn *txn, char *err);
 //  Packs a protobuf message straight into the map (MDB_RESERVE).
 int store_priv_put_message (store_t *self, MDB_dbi dbi, void *k, size_t klen,
                             const ProtobufCMessage *msg, char *err, const char *what);

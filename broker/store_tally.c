@@ -1,7 +1,8 @@
 /*  store_tally.c - the store's side of the report tallies: rows of running
     counts per wave, dimension and value, and the outcomes imported per
-    customer.  Fixed-layout values (wob_tally_t, store_imported_t): they
-    are read and written whole, in the group's transaction.              */
+    customer.  Rows are read and written whole, in the group's
+    transaction: a tally (wob_tally_t) in the packed form of store_counts.c,
+    an imported outcome (store_imported_t) as ten fixed bytes.           */
 
 #include "store_private.h"
 
@@ -32,8 +33,7 @@ store_tally_get (store_t *self, uint32_t wave_seq, char dimension, const char *v
         return 0;
     if (rc)
         return store_priv_fail (self, err, rc, "reading a report tally");
-    memcpy (tally, val.mv_data, val.mv_size < sizeof (*tally)? val.mv_size: sizeof (*tally));
-    return 0;
+    return store_counts_get_tally (self, &val, tally, err);
 }
 
 int
@@ -41,8 +41,7 @@ store_tally_put (store_t *self, uint32_t wave_seq, char dimension, const char *v
                  const wob_tally_t *tally, char *err)
 {
     uint8_t k [KEY_MAX];
-    return store_priv_put (self, self->tallies, k, s_key (k, wave_seq, dimension, value),
-                           (void *) tally, sizeof (*tally), 0, err, "writing a report tally");
+    return store_counts_put_tally (self, k, s_key (k, wave_seq, dimension, value), tally, err);
 }
 
 int
@@ -65,9 +64,9 @@ store_tally_each (store_t *self, uint32_t wave_seq, char dimension, store_tally_
         memcpy (value, (char *) key.mv_data + 5, key.mv_size - 5);
         value [key.mv_size - 5] = 0;
         wob_tally_t tally;
-        memset (&tally, 0, sizeof (tally));
-        memcpy (&tally, val.mv_data, val.mv_size < sizeof (tally)? val.mv_size: sizeof (tally));
-        result = fn (arg, value, &tally);
+        result = store_counts_get_tally (self, &val, &tally, err);
+        if (!result)
+            result = fn (arg, value, &tally);
     }
     mdb_cursor_close (cursor);
     return result;

@@ -755,6 +755,157 @@ done:
     testutil_end ();
 }
 
+//  Raw LMDB on a closed store: puts (or, with val NULL, reads into *got)
+//  one value of a named database.  Returns the LMDB code.
+static int
+s_raw (const char *dir, const char *db, MDB_val key, MDB_val *val, MDB_val *got)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi;
+    int rc = mdb_env_create (&env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs (env, 32);
+    if (rc == 0)
+        rc = mdb_env_open (env, dir, 0, 0644);
+    if (rc == 0)
+        rc = mdb_txn_begin (env, NULL, 0, &txn);
+    if (rc == 0)
+        rc = mdb_dbi_open (txn, db, 0, &dbi);
+    if (rc == 0 && val)
+        rc = mdb_put (txn, dbi, &key, val, 0);
+    if (rc == 0 && !val) {
+        MDB_val v;
+        if ((rc = mdb_get (txn, dbi, &key, &v)) == 0) {
+            got->mv_size = v.mv_size;
+            got->mv_data = malloc (v.mv_size + 1);
+            memcpy (got->mv_data, v.mv_data, v.mv_size);
+        }
+    }
+    if (rc == 0) {
+        rc = mdb_txn_commit (txn);
+        txn = NULL;
+    }
+    if (txn)
+        mdb_txn_abort (txn);
+    if (env)
+        mdb_env_close (env);
+    if (rc)
+        fprintf (stderr, "  [%s] raw LMDB on %s: %s\n", testutil.check, db, mdb_strerror (rc));
+    return rc;
+}
+
+typedef struct {
+    size_t rows;
+    bool grid_ok;
+} tally_seen_t;
+
+static int
+s_tally_seen (void *arg, const char *value, const wob_tally_t *tally)
+{
+    tally_seen_t *seen = arg;
+    seen->rows++;
+    if (streq (value, "GD/SZ/Futian") && tally->created == 5 && tally->contacted == 2
+    &&  tally->imported [WOB_GROUP_CONTROL][7] == 1)
+        seen->grid_ok = true;
+    return 0;
+}
+
+//  Counts are stored packed (non-zero entries only); a wob-store-4 store,
+//  which kept them as raw structs, is repacked on open and reads the same.
+static void
+test_counts_packed_and_upgraded (void)
+{
+    testutil_start ("counts stored packed; a wob-store-4 store is upgraded on open");
+    char err [WOB_ERRLEN];
+    const char *dir = testutil_path ("counts");
+    store_t *store = s_open (dir, 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    //  A fresh store writes packed rows: a grid's row with three counts
+    //  takes a few bytes, not sizeof (wob_tally_t)
+    wob_tally_t tally;
+    memset (&tally, 0, sizeof (tally));
+    tally.created = 5;
+    tally.contacted = 2;
+    tally.imported [WOB_GROUP_CONTROL][7] = 1;
+    store_stats_t stats;
+    memset (&stats, 0, sizeof (stats));
+    stats.by_state [WOB__STATE__STATE_QUEUED] = 300;
+    stats.contacted [STORE_MAX_CHANNELS - 1] = UINT64_MAX;      //  the last slot
+    CHECK (store_begin (store, err) == 0);
+    CHECK (store_tally_put (store, 1, 'r', "GD/SZ/Futian", &tally, err) == 0);
+    CHECK (store_stats_put (store, 1, &stats, err) == 0);
+    CHECK (store_commit (store, err) == 0);
+    store_destroy (&store);
+    uint8_t tkey [4 + 1 + 12] = { 0, 0, 0, 1, 'r' };
+    memcpy (tkey + 5, "GD/SZ/Futian", 12);
+    uint8_t skey [4] = { 0, 0, 0, 1 };
+    MDB_val got = { 0, NULL };
+    CHECK (s_raw (dir, "tallies", (MDB_val) { sizeof (tkey), tkey }, NULL, &got) == 0);
+    CHECK (got.mv_size > 0 && got.mv_size <= 8);
+    free (got.mv_data);
+    CHECK (s_raw (dir, "stats", (MDB_val) { sizeof (skey), skey }, NULL, &got) == 0);
+    CHECK (got.mv_size > 0 && got.mv_size <= 16);
+    free (got.mv_data);
+
+    //  Make it a wob-store-4 store: raw structs, one stats row shorter
+    //  than today's (older layouts grew at the end), and the old marker
+    MDB_val magic = { 11, "wob-store-4" };
+    CHECK (s_raw (dir, "meta", (MDB_val) { 5, "magic" }, &magic, NULL) == 0);
+    CHECK (s_raw (dir, "tallies", (MDB_val) { sizeof (tkey), tkey },
+                  &(MDB_val) { sizeof (tally), &tally }, NULL) == 0);
+    CHECK (s_raw (dir, "stats", (MDB_val) { sizeof (skey), skey },
+                  &(MDB_val) { sizeof (stats), &stats }, NULL) == 0);
+    uint8_t skey2 [4] = { 0, 0, 0, 2 };
+    uint64_t short_stats [3] = { 0, 0, 42 };                    //  by_state [2]
+    CHECK (s_raw (dir, "stats", (MDB_val) { sizeof (skey2), skey2 },
+                  &(MDB_val) { sizeof (short_stats), short_stats }, NULL) == 0);
+
+    //  Opened twice: upgraded the first time, read as version 5 after
+    for (int pass = 0; pass < 2; pass++) {
+        store = s_open (dir, 0, err);
+        CHECK (store);
+        if (!store)
+            goto done;
+        CHECK (store_begin (store, err) == 0);
+        store_stats_t back;
+        CHECK (store_stats_get (store, 1, &back, err) == 0);
+        CHECK (memcmp (&back, &stats, sizeof (stats)) == 0);
+        CHECK (store_stats_get (store, 2, &back, err) == 0);
+        CHECK (back.by_state [2] == 42 && back.by_state [0] == 0 && back.contacted [0] == 0);
+        wob_tally_t tally_back;
+        CHECK (store_tally_get (store, 1, 'r', "GD/SZ/Futian", &tally_back, err) == 0);
+        CHECK (memcmp (&tally_back, &tally, sizeof (tally)) == 0);
+        tally_seen_t seen = { 0, false };
+        CHECK (store_tally_each (store, 1, 'r', s_tally_seen, &seen, err) == 0);
+        CHECK (seen.rows == 1 && seen.grid_ok);
+        store_abort (store);
+        store_destroy (&store);
+    }
+    MDB_val now = { 0, NULL };
+    CHECK (s_raw (dir, "meta", (MDB_val) { 5, "magic" }, NULL, &now) == 0);
+    CHECK (now.mv_size == 11 && memcmp (now.mv_data, "wob-store-5", 11) == 0);
+    free (now.mv_data);
+
+    //  A damaged row is an error naming what was being read, not garbage
+    CHECK (s_raw (dir, "stats", (MDB_val) { sizeof (skey), skey },
+                  &(MDB_val) { 3, "\xff\xff\xff" }, NULL) == 0);
+    store = s_open (dir, 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    CHECK (store_begin (store, err) == 0);
+    store_stats_t back;
+    CHECK (store_stats_get (store, 1, &back, err) == WOB_ERR_STORE);
+    CHECK_ERR (err, "wave counts");
+    store_abort (store);
+    store_destroy (&store);
+done:
+    testutil_end ();
+}
+
 static void
 test_channels (void)
 {
@@ -1213,6 +1364,7 @@ main (void)
     test_indexes ();
     test_leases ();
     test_waves_and_stats ();
+    test_counts_packed_and_upgraded ();
     test_channels ();
     test_channel_after_abort ();
     test_not_a_directory ();
