@@ -38,6 +38,13 @@
 //  heap), 8.7 s at 20,000 (52 MB), 12.2 s at 5,000 (21 MB).
 #define TURN_TARGETS 15000
 #define TICK_MS 100             //  timer / expiry pass interval
+//  The number index's recent additions (store_numbers.c) are folded into
+//  its B-tree when the broker is idle: after IDLE_MS without a message, a
+//  turn folds up to FOLD_SLICE of them before reading any, and stops as
+//  soon as a message waits (which then joins the turn).  Small slices keep
+//  short the commit that a message arriving meanwhile waits for.
+#define IDLE_MS 1
+#define FOLD_SLICE 64
 
 typedef struct {
     zframe_t *routing;          //  to whom
@@ -236,6 +243,7 @@ void
 broker_waves_changed (broker_t *self)
 {
     self->open_dirty = true;
+    self->ready_stale = true;
 }
 
 wave_t **
@@ -339,6 +347,7 @@ static int
 s_load (broker_t *self, char *err)
 {
     self->last_wave = NULL;
+    zlistx_purge (self->dirty_waves);
     broker_waves_changed (self);
     zhashx_purge (self->waves_by_seq);
     zhashx_purge (self->waves);
@@ -370,6 +379,7 @@ s_setup (broker_t *self, broker_config_t *config, char *err)
     self->leases = leases_new ();
     self->routes = routes_new ();
     self->outbox = zlistx_new ();
+    self->dirty_waves = zlistx_new ();
     zlistx_set_destructor (self->outbox, s_outbox_item_destroy);
     self->inflight = zhashx_new ();     //  values are counts, not pointers
     self->rng = (uint64_t) wob_now_ms () ^ ((uint64_t) getpid () << 32) ^ 0x9E3779B97F4A7C15ULL;
@@ -462,6 +472,9 @@ s_teardown (broker_t *self)
     auth_destroy (&self->auth);
     backup_destroy (&self->backup);     //  waits for a copy in progress
     zlistx_destroy (&self->outbox);
+    zlistx_destroy (&self->dirty_waves);
+    for (int c = 0; c < BROKER_MAX_CHANNELS; c++)
+        free (self->ready [c]);
     zhashx_destroy (&self->inflight);
     free (self->open_waves);
     leases_destroy (&self->leases);
@@ -693,10 +706,21 @@ s_handle (broker_t *self, zmsg_t *msg)
 }
 
 //  Writes back the wave counts changed in this turn.
+void
+broker_wave_dirty (broker_t *self, wave_t *wave)
+{
+    if (!wave->dirty_listed) {
+        wave->dirty_listed = true;
+        zlistx_add_end (self->dirty_waves, wave);
+    }
+}
+
+//  Writes back the counts of the waves that changed.
 static int
 s_flush_stats (broker_t *self, char *err)
 {
-    for (wave_t *wave = zhashx_first (self->waves); wave; wave = zhashx_next (self->waves)) {
+    for (wave_t *wave = zlistx_first (self->dirty_waves); wave;
+         wave = zlistx_next (self->dirty_waves)) {
         if (wave->stats_dirty) {
             if (store_stats_put (self->store, wave->wave->seq, &wave->stats, err))
                 return WOB_ERR_STORE;
@@ -712,6 +736,23 @@ s_flush_stats (broker_t *self, char *err)
         }
     }
     return 0;
+}
+
+//  Writes back what changed in the turn's waves (counts, rule counts,
+//  report tallies); none is listed as changed after.
+static int
+s_flush_waves (broker_t *self, char *err)
+{
+    int rc = s_flush_stats (self, err);
+    if (!rc)
+        rc = tally_flush (self, err);
+    if (!rc) {
+        for (wave_t *wave = zlistx_first (self->dirty_waves); wave;
+             wave = zlistx_next (self->dirty_waves))
+            wave->dirty_listed = false;
+        zlistx_purge (self->dirty_waves);
+    }
+    return rc;
 }
 
 //  Sends what the turn produced; on failure replaces replies by errors.
@@ -735,10 +776,29 @@ s_outbox_send (broker_t *self, const char *failure)
     zlistx_purge (self->outbox);
 }
 
-//  One turn: a burst of messages, timed work, one commit, then the sends.
-//  Returns true when more work is ready right away.
 static bool
-s_turn (broker_t *self)
+s_message_waiting (void *arg)
+{
+    return (zsock_events (((broker_t *) arg)->router) & ZMQ_POLLIN) != 0;
+}
+
+//  In an idle turn, folds a slice of recent numbers into the number
+//  index, yielding to the first message that waits.
+static int
+s_fold_numbers (broker_t *self, char *err)
+{
+    size_t folded;
+    if (store_numbers_recent (self->store) && !s_message_waiting (self))
+        return store_numbers_fold (self->store, FOLD_SLICE, s_message_waiting, self,
+                                   &folded, err);
+    return 0;
+}
+
+//  One turn: a burst of messages, timed work, one commit, then the sends.
+//  idle: the loop waited IDLE_MS for a message and none came.  Returns
+//  true when more work is ready right away.
+static bool
+s_turn (broker_t *self, bool idle)
 {
     char err [WOB_ERRLEN] = "";
     self->group_error [0] = 0;
@@ -755,8 +815,10 @@ s_turn (broker_t *self)
     //  The last turn's replies have left: nothing is in flight any more
     if (zhashx_size (self->inflight))
         zhashx_purge (self->inflight);
+    if (idle && s_fold_numbers (self, err))
+        snprintf (self->group_error, sizeof (self->group_error), "%s", err);
     bool more = false;
-    for (int i = 0; i < BURST; i++) {
+    for (int i = 0; i < BURST && !*self->group_error; i++) {
         zmsg_t *msg = NULL;
         if (zsock_events (self->router) & ZMQ_POLLIN)
             msg = zmsg_recv (self->router);
@@ -806,7 +868,7 @@ s_turn (broker_t *self)
     }
     if (!*self->group_error)
         workers_flush (self);
-    if (!*self->group_error && (s_flush_stats (self, err) || tally_flush (self, err)))
+    if (!*self->group_error && s_flush_waves (self, err))
         snprintf (self->group_error, sizeof (self->group_error), "%s", err);
     //  The commit is timed for /metrics (wob_commit_seconds).
     bool wrote = store_dirty (self->store);
@@ -863,7 +925,8 @@ broker_actor (zsock_t *pipe, void *args)
     }
     bool more = true;
     while (!self->terminated) {
-        long timeout = more? 0: TICK_MS;
+        bool folding = !more && store_numbers_recent (self->store) > 0;
+        long timeout = more? 0: folding? IDLE_MS: TICK_MS;
         if (self->http)
             timeout = http_timeout (self->http, timeout);
         int rc = zmq_poll (items, n_items, timeout);
@@ -899,7 +962,7 @@ broker_actor (zsock_t *pipe, void *args)
         //  not for every HTTP request.
         if (rc <= 0 || more || (items [1].revents & ZMQ_POLLIN)
         ||  wob_now_ms () + self->clock_offset >= self->next_tick)
-            more = s_turn (self);
+            more = s_turn (self, folding && rc == 0);
     }
     zsys_info ("broker stopping: %zu leases stay recorded", leases_count (self->leases));
     zframe_destroy (&self->sender);

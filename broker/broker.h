@@ -101,6 +101,7 @@ typedef struct {
     bool counts_dirty;          //  rule_counts changed in this group
     zhashx_t *tallies;          //  report rows cached by tally.c
     zlistx_t *tally_dirty;      //  the rows changed in this group
+    bool dirty_listed;          //  in the broker's dirty_waves
 } wave_t;
 
 typedef struct _workers_t workers_t;
@@ -134,6 +135,12 @@ struct _broker_t {
     wave_t **open_waves;        //  the waves in state open (broker_open_waves)
     size_t n_open, open_cap;
     bool open_dirty;            //  a wave was added or changed state
+    //  Per channel, the open waves whose shared run may hold orders: the
+    //  only ones dispatch compares heads of (dispatch.c).  Rebuilt from
+    //  the open waves after broker_waves_changed (ready_stale)
+    wave_t **ready [BROKER_MAX_CHANNELS];
+    size_t n_ready [BROKER_MAX_CHANNELS], ready_cap [BROKER_MAX_CHANNELS];
+    bool ready_stale;
     workers_t *workers;         //  live worker sessions
     leases_t *leases;           //  dispatched orders
     routes_t *routes;           //  ownership of ranges and regions
@@ -141,6 +148,7 @@ struct _broker_t {
     backup_t *backup;           //  online backup in progress (backup.c)
     const auth_peer_t *peer;    //  key of the message in hand (NULL: plain)
     zlistx_t *outbox;           //  frames to send after commit
+    zlistx_t *dirty_waves;      //  waves with counts or tallies to write back
     zframe_t *sender;           //  routing id of the message in hand
     char sender_key [520];      //  its hex form, a hash key
     uint64_t request_id;        //  request id of the message in hand
@@ -203,6 +211,9 @@ wave_t *broker_wave (broker_t *self, const char *wave_id);
 wave_t *broker_wave_by_seq (broker_t *self, uint32_t seq);
 //  Adds a wave loaded or created by intake (takes ownership of wave).
 wave_t *broker_wave_add (broker_t *self, Wob__Wave *wave);
+//  Says the wave's counts, rule counts or report tallies changed in this
+//  turn: the turn's end writes back those of such waves only.
+void broker_wave_dirty (broker_t *self, wave_t *wave);
 //  The open waves (dispatch looks at no others), rebuilt after
 //  broker_waves_changed: call it whenever a wave's state changes.
 wave_t **broker_open_waves (broker_t *self, size_t *count_p);
@@ -332,6 +343,8 @@ int dispatch_run (broker_t *self, char *err);
 //  Moves due deferred / retry orders back to the queue.
 int dispatch_timers (broker_t *self, char *err);
 //  A worker joins / leaves its channel's heap, or its load changed.
+//  An order entered the wave's shared run of channel (lifecycle).
+void dispatch_wave_queued (broker_t *self, wave_t *wave, uint8_t channel);
 void dispatch_worker_add (broker_t *self, worker_t *worker);
 void dispatch_worker_remove (broker_t *self, worker_t *worker);
 void dispatch_worker_changed (broker_t *self, worker_t *worker);

@@ -192,7 +192,8 @@ s_transfer (broker_t *self, Wob__Order *from, char *err)
     rc = lifecycle_create (self, &order, verdict.to, "rules", reason, err);
     wob_str_free (&order.held_key);     //  set when it was held
     if (!rc)
-        rc = store_msisdn_add (self->store, order.target->msisdn, order.wave_seq, order.id, err);
+        rc = store_msisdn_add (self->store, order.target->msisdn, order.wave_seq, order.id,
+                               false, err);
     if (!rc)
         rc = store_wave_order_add (self->store, order.wave_seq, order.id, err);
     return rc;

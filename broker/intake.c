@@ -13,6 +13,10 @@
 
 #include "broker.h"
 
+//  Chunks of at least this many targets index their numbers in bulk
+//  (store_msisdn_add): a small wave's numbers go to the log of recent ones
+#define INTAKE_BULK_TARGETS 1000
+
 static bool
 s_valid_wave_id (const char *id)
 {
@@ -154,9 +158,9 @@ intake_begin (broker_t *self, Wob__SubmitBegin *msg)
     broker_respond (self, WOB__ENVELOPE__BODY_SUBMIT_BEGIN_REPLY, body);
 }
 
-//  Creates the order for one target.
+//  Creates the order for one target; bulk: one of a big chunk.
 static int
-s_add_target (broker_t *self, wave_t *wave, Wob__Target *target, char *err)
+s_add_target (broker_t *self, wave_t *wave, Wob__Target *target, bool bulk, char *err)
 {
     Wob__Wave *w = wave->wave;
     char why [160];
@@ -189,7 +193,7 @@ s_add_target (broker_t *self, wave_t *wave, Wob__Target *target, char *err)
     free (order.merged_from);           //  the rest of order is the request's
     wob_str_free (&order.held_key);     //  set when it was held
     if (!rc)
-        rc = store_msisdn_add (self->store, target->msisdn, w->seq, order.id, err);
+        rc = store_msisdn_add (self->store, target->msisdn, w->seq, order.id, bulk, err);
     if (!rc)
         rc = store_wave_order_add (self->store, w->seq, order.id, err);
     return rc;
@@ -319,11 +323,15 @@ intake_chunk (broker_t *self, Wob__SubmitChunk *msg)
     }
     broker_count_targets (self, msg->n_targets);
     size_t *order = s_dispatch_order (msg);
+    //  A big chunk's numbers go straight into the number index's B-tree,
+    //  where they share pages; a small wave's wait in its log, cheap to
+    //  write, so that the wave's first leases do not wait for them
+    bool bulk = msg->n_targets >= INTAKE_BULK_TARGETS;
     for (size_t k = 0; k < msg->n_targets; k++) {
         Wob__Target *t = msg->targets [order? order [k]: k];
         if (t->row <= w->rows)
             continue;               //  already durable: a resend after a crash
-        if (s_add_target (self, wave, t, err)) {
+        if (s_add_target (self, wave, t, bulk, err)) {
             broker_error (self, WOB__ERROR_CODE__ERR_STORE, "submit: wave '%s' row %u: %s",
                           w->id, t->row, err);
             free (order);

@@ -51,6 +51,7 @@ s_count_held (broker_t *self, Wob__Order *order, int delta)
     if (delta > 0 || *count > 0)
         *count += delta;
     wave->counts_dirty = true;
+    broker_wave_dirty (self, wave);
 }
 
 //  Removes the order from the index of the state it leaves.
@@ -99,10 +100,8 @@ s_enter (broker_t *self, Wob__Order *order, char *err)
             if (s_channel (self, order, &channel, err))
                 return WOB_ERR_INVALID;
             wave_t *wave = order->route? NULL: broker_wave_by_seq (self, order->wave_seq);
-            if (wave) {
-                wave->may_have_queued [channel] = true;
-                wave->head_known [channel] = false;
-            }
+            if (wave)
+                dispatch_wave_queued (self, wave, channel);
             return store_queue_put (self->store, channel, order->route, order->wave_seq,
                                     s_priority (order), order->id, err);
         }
@@ -174,6 +173,7 @@ s_count (broker_t *self, Wob__Order *order, int from, int to)
         st->channel_state [c][to]++;
     }
     wave->stats_dirty = true;
+    broker_wave_dirty (self, wave);
     tally_state (self, order, from, to);
 }
 
@@ -264,6 +264,7 @@ lifecycle_count_outcome (broker_t *self, Wob__Order *order, int outcome)
         wave->stats.by_outcome [outcome]++;
         wave->stats.channel_outcome [s_slot (self, order)][outcome]++;
         wave->stats_dirty = true;
+        broker_wave_dirty (self, wave);
         tally_outcome (self, order, outcome);
     }
 }
@@ -275,6 +276,7 @@ lifecycle_count_contact (broker_t *self, Wob__Order *order)
     if (wave) {
         wave->stats.contacted [s_slot (self, order)]++;
         wave->stats_dirty = true;
+        broker_wave_dirty (self, wave);
         tally_contact (self, order);
     }
 }

@@ -278,6 +278,9 @@ metrics_prometheus (broker_t *self, FILE *out)
         fprintf (out, "wob_waves{state=\"%s\"} %" PRIu64 "\n", wob_wave_state_name (s), waves [s]);
     s_family (out, "wob_store_size_bytes", "gauge", "Bytes of the LMDB data file in use.");
     fprintf (out, "wob_store_size_bytes %zu\n", store_size_bytes (self->store));
+    s_family (out, "wob_numbers_unfolded", "gauge", "Numbers indexed but not yet folded "
+              "into the number index's B-tree (held in memory, folded when idle).");
+    fprintf (out, "wob_numbers_unfolded %zu\n", store_numbers_recent (self->store));
     s_family (out, "wob_commit_seconds", "histogram", "Duration of the loop's group commits "
               "that wrote (one fsync each).");
     uint64_t cumulative = 0;

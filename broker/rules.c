@@ -308,6 +308,7 @@ rules_count (broker_t *self, uint32_t wave_seq, const char *kind, const char *ru
     snprintf (key, sizeof (key), "%s/%s", kind, rule);
     (*broker_wave_count (wave, key))++;
     wave->counts_dirty = true;
+    broker_wave_dirty (self, wave);
 }
 
 int

@@ -18,6 +18,8 @@
                 in time order; an order's history is the chain back from its
                 history_last
       msisdn    number -> wave seq (u32 BE) + order id (u64 BE), dupsort
+      msisdn_new  order id (u64 BE) + wave seq (u32 BE) -> number: additions
+                not yet folded into msisdn (store_numbers.c)
       wave_ord  wave seq (u32 BE) + order id (u64 BE) -> ""
       queue     channel (u8) + route (u32 BE) + wave seq (u32 BE)
                 + 255-priority (u8) + id -> ""
@@ -128,6 +130,7 @@ s_open_dbs (store_t *self, char *err)
         { "orders", &self->orders, 0 }, { "targets", &self->targets, 0 },
         { "history", &self->history, 0 },
         { "msisdn", &self->msisdn, MDB_DUPSORT | MDB_DUPFIXED },
+        { "msisdn_new", &self->msisdn_new, 0 },
         { "wave_ord", &self->wave_ord, 0 }, { "queue", &self->queue, 0 },
         { "timers", &self->timers, 0 }, { "leases", &self->leases, 0 },
         { "suppress", &self->suppress, 0 },
@@ -194,6 +197,10 @@ s_open_dbs (store_t *self, char *err)
         }
     }
     s_load_counters (self, txn);
+    if ((rc = store_numbers_load (self, txn))) {
+        mdb_txn_abort (txn);
+        return store_priv_fail (self, err, rc, "reading the number index's recent entries");
+    }
     //  Channel names
     MDB_cursor *cursor;
     MDB_val key, val;
@@ -280,7 +287,7 @@ store_destroy (store_t **self_p)
     for (int i = 0; i < STORE_MAX_CHANNELS; i++)
         free (self->channel_names [i]);
     store_cache_destroy (&self->cache);
-    free (self->number.values);
+    store_numbers_destroy (self);
     free (self->path);
     free (self);
     *self_p = NULL;
@@ -315,6 +322,23 @@ s_save_counters (store_t *self, char *err)
     return rc? store_priv_fail (self, err, rc, "saving counters"): 0;
 }
 
+//  After a transaction that did not commit: what memory mirrors of the
+//  store (counters, the number index's recent part) is read back.
+static void
+s_reload (store_t *self)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0) {
+        s_load_counters (self, txn);
+        rc = store_numbers_load (self, txn);
+        mdb_txn_abort (txn);
+    }
+    if (rc)
+        zsys_error ("store %s: reading back after a rollback: %s", self->path,
+                    mdb_strerror (rc));
+}
+
 int
 store_commit (store_t *self, char *err)
 {
@@ -334,11 +358,7 @@ store_commit (store_t *self, char *err)
     self->counters_dirty = false;
     store_cache_end (self->cache, rc == 0);
     if (rc) {
-        MDB_txn *txn;
-        if (mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn) == 0) {
-            s_load_counters (self, txn);
-            mdb_txn_abort (txn);
-        }
+        s_reload (self);
         store_priv_fail (self, err, rc, "committing");
         //  A write that failed on a full disk shows as an I/O error: say so
         struct statvfs fs;
@@ -364,11 +384,7 @@ store_abort (store_t *self)
     self->txn = NULL;
     self->number.valid = false;
     store_cache_end (self->cache, false);
-    MDB_txn *txn;
-    if (mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn) == 0) {
-        s_load_counters (self, txn);
-        mdb_txn_abort (txn);
-    }
+    s_reload (self);
 }
 
 int

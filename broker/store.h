@@ -79,12 +79,22 @@ int store_history_put (store_t *self, Wob__Order *order, Wob__HistoryEntry *entr
 int store_history_load (store_t *self, Wob__Order *order, char *err);
 
 //  --- Indexes ------------------------------------------------------------
-//  Indexes order id of wave wave_seq under its number.
+//  Indexes order id of wave wave_seq under its number.  bulk: one of many
+//  added at once (a big intake chunk), written straight into the index's
+//  B-tree where they share pages; else into its log of recent numbers.
 int store_msisdn_add (store_t *self, const char *msisdn, uint32_t wave_seq, uint64_t id,
-                      char *err);
+                      bool bulk, char *err);
 //  Order ids of one number, oldest first; *ids_p is malloc'd.
 int store_msisdn_list (store_t *self, const char *msisdn, uint64_t **ids_p,
                        size_t *count_p, char *err);
+//  Numbers added go to a log first, cheap to write, and are folded into
+//  the B-tree by number later (store_numbers.c says why).  recent: how
+//  many wait; fold: folds up to max of the oldest in the open transaction,
+//  stopping early once stop (if given, asked every 16) says so.
+size_t store_numbers_recent (store_t *self);
+typedef bool (store_stop_fn) (void *arg);
+int store_numbers_fold (store_t *self, size_t max, store_stop_fn *stop, void *arg,
+                        size_t *folded_p, char *err);
 int store_wave_order_add (store_t *self, uint32_t wave_seq, uint64_t id, char *err);
 //  Next order id of a wave after `after` (0 to start); 0 when done.
 int store_wave_order_next (store_t *self, uint32_t wave_seq, uint64_t after,

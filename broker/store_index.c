@@ -4,90 +4,6 @@
 
 #include "store_private.h"
 
-//  A number's orders: dupsort values wave seq (u32 BE) + order id (u64 BE),
-//  so "is this number already in wave W" is one cursor positioning, with
-//  no index of its own (one random insert per target instead of two).
-int
-store_msisdn_add (store_t *self, const char *msisdn, uint32_t wave_seq, uint64_t id, char *err)
-{
-    self->number.valid = false;
-    uint8_t v [12];
-    store_priv_put_u32 (v, wave_seq);
-    store_priv_put_u64 (v + 4, id);
-    return store_priv_put (self, self->msisdn, (void *) msisdn, strlen (msisdn), v, 12, 0, err,
-                  "indexing a number");
-}
-
-static int
-s_ascending (const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-    return x < y? -1: x > y;
-}
-
-//  The number's index values, read once: intake asks four questions of
-//  each target's number (already in this wave? open offers? caps? merge?),
-//  and one B-tree descent answers them all.  Remembered until the index
-//  changes or the transaction ends (store_begin, commit, abort forget it).
-static int
-s_number_read (store_t *self, const char *msisdn, char *err)
-{
-    store_number_t *memo = &self->number;
-    size_t len = strlen (msisdn);
-    if (memo->valid && len == strlen (memo->msisdn) && memcmp (memo->msisdn, msisdn, len) == 0)
-        return 0;
-    memo->valid = false;
-    memo->count = 0;
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open (self->txn, self->msisdn, &cursor);
-    if (rc)
-        return store_priv_fail (self, err, rc, "reading the number index");
-    MDB_val key = { len, (void *) msisdn }, val;
-    for (rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_KEY); rc == 0;
-         rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT_DUP)) {
-        if (val.mv_size != 12)
-            continue;
-        if (memo->count == memo->cap) {
-            memo->cap = memo->cap? memo->cap * 2: 8;
-            memo->values = realloc (memo->values, memo->cap * sizeof (*memo->values));
-        }
-        memo->values [memo->count].wave_seq = store_priv_get_u32 (val.mv_data);
-        memo->values [memo->count].id = store_priv_get_u64 ((uint8_t *) val.mv_data + 4);
-        memo->count++;
-    }
-    mdb_cursor_close (cursor);
-    if (rc && rc != MDB_NOTFOUND)
-        return store_priv_fail (self, err, rc, "reading the number index");
-    //  Numbers are short: a longer one is read again each time
-    if (len < sizeof (memo->msisdn)) {
-        memcpy (memo->msisdn, msisdn, len + 1);
-        memo->valid = true;
-    }
-    return 0;
-}
-
-int
-store_msisdn_list (store_t *self, const char *msisdn, uint64_t **ids_p, size_t *count_p,
-                   char *err)
-{
-    *ids_p = NULL;
-    *count_p = 0;
-    if (!*msisdn)
-        return 0;
-    int rc = s_number_read (self, msisdn, err);
-    if (rc || !self->number.count)
-        return rc;
-    size_t count = self->number.count;
-    *ids_p = malloc (count * sizeof (uint64_t));
-    for (size_t i = 0; i < count; i++)
-        (*ids_p) [i] = self->number.values [i].id;
-    *count_p = count;
-    //  Values sort by wave first: the caller wants orders oldest first
-    if (count > 1)
-        qsort (*ids_p, count, sizeof (uint64_t), s_ascending);
-    return 0;
-}
-
 int
 store_wave_order_add (store_t *self, uint32_t wave_seq, uint64_t id, char *err)
 {
@@ -425,24 +341,6 @@ store_suppress_count (store_t *self)
 {
     MDB_stat st;
     return mdb_stat (self->txn, self->suppress, &st) == 0? st.ms_entries: 0;
-}
-
-//  --- Numbers in a wave -------------------------------------------------------
-
-int
-store_wave_msisdn_get (store_t *self, uint32_t wave_seq, const char *msisdn, uint64_t *id_p,
-                       char *err)
-{
-    *id_p = 0;
-    if (!*msisdn)
-        return 0;
-    int rc = s_number_read (self, msisdn, err);
-    //  Values are in index order, wave then id: the first of the wave is
-    //  the number's first order in it
-    for (size_t i = 0; !rc && i < self->number.count && !*id_p; i++)
-        if (self->number.values [i].wave_seq == wave_seq)
-            *id_p = self->number.values [i].id;
-    return rc;
 }
 
 //  --- Counts by rule -------------------------------------------------------------

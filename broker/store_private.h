@@ -10,11 +10,19 @@
 
 typedef struct _store_cache_t store_cache_t;
 
-//  The last number read from the number index (store_index.c)
+#define STORE_NUMBERS_RECENT_MAX 32768
+
+//  One value of the number index
+typedef struct {
+    uint32_t wave_seq;
+    uint64_t id;
+} store_number_value_t;
+
+//  The last number read from the number index (store_numbers.c)
 typedef struct {
     bool valid;
     char msisdn [32];
-    struct { uint32_t wave_seq; uint64_t id; } *values;
+    store_number_value_t *values;
     size_t count, cap;
 } store_number_t;
 
@@ -24,7 +32,7 @@ struct _store_t {
     bool dirty;                 //  something was written in txn
     bool nosync;                //  commits without fsync (benchmarks)
     MDB_dbi meta, channels, waves, stats, orders, targets, history;
-    MDB_dbi msisdn, wave_ord, queue, timers, leases;
+    MDB_dbi msisdn, msisdn_new, wave_ord, queue, timers, leases;
     MDB_dbi suppress, rule_counts, held, routes;
     MDB_dbi tallies, imported;
     uint64_t next_order;        //  next order id to hand out
@@ -36,6 +44,8 @@ struct _store_t {
     bool readonly;              //  txn is a read-only one (store_read_begin)
     store_cache_t *cache;       //  orders between lease and outcome
     store_number_t number;      //  the last number read, while valid
+    zhashx_t *recent;           //  number -> its entries in msisdn_new
+    size_t recent_count;        //  entries in msisdn_new
 };
 
 //  Turns an LMDB code into a wob error with a message; returns the code.
@@ -67,6 +77,12 @@ int store_priv_put_message (store_t *self, MDB_dbi dbi, void *k, size_t klen,
 int store_priv_put_message_flags (store_t *self, MDB_dbi dbi, void *k, size_t klen,
                                   const ProtobufCMessage *msg, unsigned flags, char *err,
                                   const char *what);
+
+//  The number index's recent part (store_numbers.c), at most this many
+//  entries (about 150 bytes of memory each); load (re)builds it
+//  in memory from the log as txn sees it (open, abort, failed commit).
+int store_numbers_load (store_t *self, MDB_txn *txn);
+void store_numbers_destroy (store_t *self);
 
 //  Decoded orders kept between lease and outcome (store_cache.c).
 #define STORE_CACHE_MAX 16384

@@ -119,6 +119,7 @@ s_row (broker_t *self, wave_t *wave, char dimension, const char *value, char *er
     if (!row->dirty) {
         row->dirty = true;
         zlistx_add_end (wave->tally_dirty, row);
+        broker_wave_dirty (self, wave);
     }
     return &row->tally;
 }
@@ -244,7 +245,8 @@ int
 tally_flush (broker_t *self, char *err)
 {
     self->tally_flushes++;
-    for (wave_t *wave = zhashx_first (self->waves); wave; wave = zhashx_next (self->waves))
+    for (wave_t *wave = zlistx_first (self->dirty_waves); wave;
+         wave = zlistx_next (self->dirty_waves))
         if (s_flush_wave (self, wave, err))
             return WOB_ERR_STORE;
     return 0;

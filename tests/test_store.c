@@ -323,7 +323,7 @@ test_contacts (void)
         o.order.channel = (char *) rows [i].channel;
         o.order.contacted_ms = rows [i].at;
         CHECK (s_store_order (store, &o.order, err) == 0);
-        CHECK (store_msisdn_add (store, rows [i].msisdn, 1, rows [i].id, err) == 0);
+        CHECK (store_msisdn_add (store, rows [i].msisdn, 1, rows [i].id, false, err) == 0);
     }
     uint32_t count = 99;
     CHECK (store_contact_count (store, "13800000001", 0, "", 0, &count, err) == 0 && count == 2);
@@ -525,14 +525,14 @@ test_indexes (void)
     if (!store)
         goto done;
     CHECK (store_begin (store, err) == 0);
-    CHECK (store_msisdn_add (store, "13800000001", 2, 300, err) == 0);
-    CHECK (store_msisdn_add (store, "13800000001", 1, 5, err) == 0);
-    CHECK (store_msisdn_add (store, "13800000001", 1, 17, err) == 0);
-    CHECK (store_msisdn_add (store, "13800000001", 1, 17, err) == 0);    //  again
-    CHECK (store_msisdn_add (store, "138000000011", 1, 1, err) == 0);
-    CHECK (store_msisdn_add (store, "13800000002", 1, 2, err) == 0);
+    CHECK (store_msisdn_add (store, "13800000001", 2, 300, false, err) == 0);
+    CHECK (store_msisdn_add (store, "13800000001", 1, 5, false, err) == 0);
+    CHECK (store_msisdn_add (store, "13800000001", 1, 17, false, err) == 0);
+    CHECK (store_msisdn_add (store, "13800000001", 1, 17, false, err) == 0);    //  again
+    CHECK (store_msisdn_add (store, "138000000011", 1, 1, false, err) == 0);
+    CHECK (store_msisdn_add (store, "13800000002", 1, 2, false, err) == 0);
     for (uint64_t i = 1000; i < 1020; i++)      //  more than one realloc
-        CHECK (store_msisdn_add (store, "13900000000", (uint32_t) (3 - i % 3), i, err) == 0);
+        CHECK (store_msisdn_add (store, "13900000000", (uint32_t) (3 - i % 3), i, false, err) == 0);
     CHECK (store_commit (store, err) == 0);
 
     CHECK (store_begin (store, err) == 0);
@@ -1320,11 +1320,11 @@ test_number_reads (void)
     size_t count;
     CHECK (store_begin (store, err) == 0);
     CHECK (store_wave_msisdn_get (store, 1, n, &first, err) == 0 && first == 0);
-    CHECK (store_msisdn_add (store, n, 1, 5, err) == 0);
+    CHECK (store_msisdn_add (store, n, 1, 5, false, err) == 0);
     CHECK (store_wave_msisdn_get (store, 1, n, &first, err) == 0 && first == 5);
     CHECK (store_wave_msisdn_get (store, 2, n, &first, err) == 0 && first == 0);
-    CHECK (store_msisdn_add (store, n, 2, 7, err) == 0);
-    CHECK (store_msisdn_add (store, n, 2, 6, err) == 0);
+    CHECK (store_msisdn_add (store, n, 2, 7, false, err) == 0);
+    CHECK (store_msisdn_add (store, n, 2, 6, false, err) == 0);
     CHECK (store_wave_msisdn_get (store, 2, n, &first, err) == 0 && first == 6);
     CHECK (store_msisdn_list (store, n, &ids, &count, err) == 0);
     CHECK (count == 3 && ids [0] == 5 && ids [1] == 6 && ids [2] == 7);
@@ -1332,7 +1332,7 @@ test_number_reads (void)
     CHECK (store_commit (store, err) == 0);
     //  An aborted add is forgotten with its transaction
     CHECK (store_begin (store, err) == 0);
-    CHECK (store_msisdn_add (store, n, 3, 9, err) == 0);
+    CHECK (store_msisdn_add (store, n, 3, 9, false, err) == 0);
     CHECK (store_wave_msisdn_get (store, 3, n, &first, err) == 0 && first == 9);
     store_abort (store);
     CHECK (store_begin (store, err) == 0);
@@ -1340,6 +1340,120 @@ test_number_reads (void)
     CHECK (store_msisdn_list (store, n, &ids, &count, err) == 0);
     CHECK (count == 3 && ids [2] == 7);
     free (ids);
+    store_abort (store);
+    store_destroy (&store);
+done:
+    testutil_end ();
+}
+
+//  The number's order ids as one string ("5 6 7"), for comparisons.
+static const char *
+s_ids (store_t *store, const char *msisdn, char *out, size_t size)
+{
+    char err [WOB_ERRLEN];
+    uint64_t *ids = NULL;
+    size_t count = 0, len = 0;
+    out [0] = 0;
+    if (store_msisdn_list (store, msisdn, &ids, &count, err))
+        snprintf (out, size, "error: %.200s", err);
+    for (size_t i = 0; i < count; i++)
+        len += snprintf (out + len, size - len, "%s%" PRIu64, i? " ": "", ids [i]);
+    free (ids);
+    return out;
+}
+
+static bool
+s_stop_now (void *arg)
+{
+    (*(int *) arg)++;
+    return true;
+}
+
+//  Numbers go to a log first and are folded into the B-tree later: every
+//  answer is the same before, during and after a fold, across an abort and
+//  a reopen; a fold takes the oldest first and stops when told to.
+static void
+test_number_fold (void)
+{
+    testutil_start ("number index: answers the same before, during and after a fold");
+    char err [WOB_ERRLEN], ids [256];
+    const char *dir = testutil_path ("fold");
+    store_t *store = s_open (dir, 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    const char *a = "13900139000", *b = "13800138000";
+    CHECK (store_begin (store, err) == 0);
+    CHECK (store_msisdn_add (store, a, 1, 5, false, err) == 0);
+    CHECK (store_msisdn_add (store, b, 1, 6, false, err) == 0);
+    CHECK (store_msisdn_add (store, a, 2, 7, false, err) == 0);
+    CHECK (store_msisdn_add (store, a, 2, 7, false, err) == 0);         //  again: no double
+    CHECK (store_commit (store, err) == 0);
+    CHECK (store_numbers_recent (store) == 3);
+    store_destroy (&store);
+
+    //  Reopened: the log is read back
+    store = s_open (dir, 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    CHECK (store_numbers_recent (store) == 3);
+    CHECK (store_begin (store, err) == 0);
+    CHECK (streq (s_ids (store, a, ids, sizeof (ids)), "5 7"));
+    //  Half folded: the oldest two (ids 5 and 6) are in the B-tree, id 7 not
+    size_t folded = 0;
+    CHECK (store_numbers_fold (store, 2, NULL, NULL, &folded, err) == 0);
+    CHECK (folded == 2 && store_numbers_recent (store) == 1);
+    CHECK (streq (s_ids (store, a, ids, sizeof (ids)), "5 7"));
+    CHECK (streq (s_ids (store, b, ids, sizeof (ids)), "6"));
+    uint64_t first;
+    CHECK (store_wave_msisdn_get (store, 2, a, &first, err) == 0 && first == 7);
+    CHECK (store_wave_msisdn_get (store, 1, a, &first, err) == 0 && first == 5);
+    //  An earlier id of wave 1 added now (the log part) still comes first
+    CHECK (store_msisdn_add (store, a, 1, 4, false, err) == 0);
+    CHECK (store_wave_msisdn_get (store, 1, a, &first, err) == 0 && first == 4);
+    //  Aborted: the fold and the add are undone, in memory too
+    store_abort (store);
+    CHECK (store_numbers_recent (store) == 3);
+    CHECK (store_begin (store, err) == 0);
+    CHECK (store_wave_msisdn_get (store, 1, a, &first, err) == 0 && first == 5);
+    CHECK (streq (s_ids (store, a, ids, sizeof (ids)), "5 7"));
+    //  Folded whole and committed
+    CHECK (store_numbers_fold (store, 100, NULL, NULL, &folded, err) == 0);
+    CHECK (folded == 3 && store_numbers_recent (store) == 0);
+    CHECK (store_commit (store, err) == 0);
+    store_destroy (&store);
+    store = s_open (dir, 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    CHECK (store_numbers_recent (store) == 0);
+    CHECK (store_begin (store, err) == 0);
+    CHECK (streq (s_ids (store, a, ids, sizeof (ids)), "5 7"));
+    CHECK (streq (s_ids (store, b, ids, sizeof (ids)), "6"));
+    //  Added in bulk: straight into the B-tree, the log is not used
+    CHECK (store_msisdn_add (store, b, 4, 8, true, err) == 0);
+    CHECK (store_numbers_recent (store) == 0);
+    CHECK (streq (s_ids (store, b, ids, sizeof (ids)), "6 8"));
+    //  A fold told to stop stops at its next check (every 16), oldest first
+    char number [16];
+    for (uint64_t id = 100; id < 140; id++) {
+        snprintf (number, sizeof (number), "1370000%04" PRIu64, id);
+        CHECK (store_msisdn_add (store, number, 3, id, false, err) == 0);
+    }
+    int asked = 0;
+    CHECK (store_numbers_fold (store, 100, s_stop_now, &asked, &folded, err) == 0);
+    CHECK (folded == 16 && asked == 1 && store_numbers_recent (store) == 24);
+    CHECK (streq (s_ids (store, "13700000115", ids, sizeof (ids)), "115"));
+    CHECK (streq (s_ids (store, "13700000116", ids, sizeof (ids)), "116"));
+    CHECK (store_commit (store, err) == 0);
+    //  A number too long for the log is refused with a message, not cut
+    CHECK (store_begin (store, err) == 0);
+    char huge [100];
+    memset (huge, '1', sizeof (huge) - 1);
+    huge [sizeof (huge) - 1] = 0;
+    CHECK (store_msisdn_add (store, huge, 3, 200, false, err) == WOB_ERR_INVALID);
+    CHECK_ERR (err, "99 characters");
     store_abort (store);
     store_destroy (&store);
 done:
@@ -1373,6 +1487,7 @@ main (void)
     test_map_full ();
     test_leased_cache ();
     test_number_reads ();
+    test_number_fold ();
 
     return testutil_finish ();
 }
