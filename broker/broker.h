@@ -170,6 +170,7 @@ struct _broker_t {
     int64_t turn_deadline_us;   //  this turn stops reading and leasing then
     uint32_t turn_checks;       //  broker_turn_over calls (HTTP polled 1 in 32)
     size_t turn_targets;        //  targets stored in this turn
+    bool linger;                //  a small chunk came: its commit is likely next
     struct {                    //  the last order's rows (tally.c): a
         uint64_t order_id;      //  transition counts two events of one order
         int64_t turn;           //  valid in this turn (turn_start_us) ...
@@ -207,6 +208,15 @@ void broker_send_borrowed (broker_t *self, zframe_t *routing, Wob__Envelope__Bod
 //  Queues an error reply to the message in hand.
 void broker_error (broker_t *self, int code, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
+//  --- Waves in memory (waves.c) -----------------------------------------
+void waves_setup (broker_t *self);
+void waves_teardown (broker_t *self);
+//  Forgets every wave; waves_load reads them back, in the open transaction.
+void waves_reset (broker_t *self);
+int waves_load (broker_t *self, char *err);
+//  Writes back what changed in the turn's waves (counts, rule counts,
+//  report tallies); none is listed as changed after.
+int waves_flush (broker_t *self, char *err);
 wave_t *broker_wave (broker_t *self, const char *wave_id);
 wave_t *broker_wave_by_seq (broker_t *self, uint32_t seq);
 //  Adds a wave loaded or created by intake (takes ownership of wave).
@@ -220,6 +230,7 @@ wave_t **broker_open_waves (broker_t *self, size_t *count_p);
 void broker_waves_changed (broker_t *self);
 //  The wave's count under key ("filtered/duplicate"), created at 0.
 uint64_t *broker_wave_count (wave_t *wave, const char *key);
+//  ---------------------------------------------------------------------------
 channel_t *broker_channel (broker_t *self, const char *name);
 //  Comma-separated configured channel names, for error messages.
 const char *broker_channel_list (broker_t *self);

@@ -339,6 +339,9 @@ intake_chunk (broker_t *self, Wob__SubmitChunk *msg)
         }
     }
     free (order);
+    //  A small wave's client sends its commit right behind its only chunk:
+    //  the turn waits a moment for it rather than commit without it
+    self->linger = !bulk;
     w->rows = last;
     if (store_wave_put (self->store, w, err)) {
         broker_error (self, WOB__ERROR_CODE__ERR_STORE, "submit: %s", err);
