@@ -132,8 +132,11 @@ wob_client_request (wob_client_t *self, Wob__Envelope *req, int *rc, char *err)
 //  --- Submission ----------------------------------------------------------
 
 //  Reads the whole file once to find bad rows before anything is sent.
+//  With keep, the first keep_max good rows stay there (the caller's, as
+//  *kept_p says): a wave that fits in one chunk is then parsed only once.
 static int
-s_prevalidate (const char *path, const wob_submit_opts_t *opts, uint64_t *rows, char *err)
+s_prevalidate (const char *path, const wob_submit_opts_t *opts, uint64_t *rows,
+               Wob__Target **keep, size_t keep_max, size_t *kept_p, char *err)
 {
     wob_targets_t *targets = wob_targets_open (path, err);
     if (!targets)
@@ -158,8 +161,11 @@ s_prevalidate (const char *path, const wob_submit_opts_t *opts, uint64_t *rows, 
                 opts->bad_row (opts->arg, row_err);
             continue;
         }
+        if (keep && *rows < keep_max)
+            keep [(*kept_p)++] = t;
+        else
+            wob__target__free_unpacked (t, NULL);
         (*rows)++;
-        wob__target__free_unpacked (t, NULL);
     }
     wob_targets_destroy (&targets);
     if (!rc && bad && !opts->skip_bad_rows)
@@ -249,23 +255,24 @@ s_read_rows (wob_targets_t *targets, Wob__Target **batch, size_t max, uint64_t a
 //  starts at row 1 (rows the broker already holds are skipped as resends)
 //  and the commit names the last row sent, so the broker opens the wave
 //  only with every row durable; the first error is the one reported.
-static int
-s_submit_small (wob_client_t *self, Wob__Wave *wave, uint64_t total, const char *path,
-                const wob_submit_opts_t *opts, Wob__Envelope **reply_p, char *err)
+static void
+s_free_rows (Wob__Target **rows, size_t *count_p)
 {
-    wob_targets_t *targets = wob_targets_open (path, err);
-    if (!targets)
-        return WOB_ERR_INVALID;
-    Wob__Target **batch = calloc (total + 1, sizeof (Wob__Target *));
-    bool eof = false;
-    size_t n = s_read_rows (targets, batch, total, 0, opts, &eof);
-    wob_targets_destroy (&targets);
+    for (size_t i = 0; i < *count_p; i++)
+        wob__target__free_unpacked (rows [i], NULL);
+    *count_p = 0;
+}
+
+//  batch holds the rows (n of them, sent and freed here).
+static int
+s_submit_small (wob_client_t *self, Wob__Wave *wave, uint64_t total, Wob__Target **batch,
+                size_t n, const wob_submit_opts_t *opts, Wob__Envelope **reply_p, char *err)
+{
     uint64_t last_row = n? batch [n - 1]->row: 0;
     uint64_t ids [3];
     ids [0] = s_send_begin (self, wave, total);
     ids [1] = s_send_chunk (self, wave->id, 1, batch, n);
     ids [2] = s_send_commit (self, wave->id, last_row);
-    free (batch);
     if (!ids [0] || !ids [1] || !ids [2])
         return s_unreachable (self, err);
     int rc = 0;
@@ -300,16 +307,33 @@ wob_client_submit (wob_client_t *self, const wob_submit_opts_t *opts, Wob__Envel
     Wob__Envelope *reply = NULL;
     uint64_t total = 0;
     size_t chunk_rows = opts->chunk_rows? opts->chunk_rows: 5000;
+    Wob__Target **kept = NULL;  //  rows kept from the first pass
+    size_t n_kept = 0;
     if (!path) {
         rc = wob_fail (err, WOB_ERR_INVALID, "%s: names no targets file", opts->wave_file);
         goto done;
     }
-    if ((rc = s_prevalidate (path, opts, &total, err)))
+    //  The rows of a wave that fits in one chunk are kept from the first
+    //  pass; not when bad rows are skipped (they are reported as the rows
+    //  are read for sending, so read again)
+    kept = calloc (chunk_rows + 1, sizeof (Wob__Target *));
+    if ((rc = s_prevalidate (path, opts, &total, opts->skip_bad_rows? NULL: kept, chunk_rows,
+                             &n_kept, err)))
         goto done;
+    if (total <= chunk_rows && opts->skip_bad_rows) {
+        if (!(targets = wob_targets_open (path, err))) {
+            rc = WOB_ERR_INVALID;
+            goto done;
+        }
+        bool eof = false;
+        n_kept = s_read_rows (targets, kept, total, 0, opts, &eof);
+    }
     if (total <= chunk_rows) {
-        rc = s_submit_small (self, wave, total, path, opts, reply_p, err);
+        rc = s_submit_small (self, wave, total, kept, n_kept, opts, reply_p, err);
+        n_kept = 0;             //  sent and freed
         goto done;
     }
+    s_free_rows (kept, &n_kept);
 
     //  Begin: the broker tells us how many rows it already holds.
     uint64_t id = s_send_begin (self, wave, total);
@@ -370,6 +394,8 @@ wob_client_submit (wob_client_t *self, const wob_submit_opts_t *opts, Wob__Envel
     if ((reply = s_wait (self, id, self->timeout_ms, &rc, err)))
         *reply_p = reply;
 done:
+    s_free_rows (kept, &n_kept);
+    free (kept);
     wob_targets_destroy (&targets);
     free (targets_path);
     wob__wave__free_unpacked (wave, NULL);
