@@ -45,6 +45,7 @@
 //  short the commit that a message arriving meanwhile waits for.
 #define IDLE_MS 1
 #define FOLD_SLICE 64
+#define FOLD_BACKOFF_MS 1000    //  after an idle turn failed
 //  A small wave comes as begin, chunk and commit sent back to back, and the
 //  wave opens (its orders can be leased) only with the commit.  A turn
 //  that ends between the chunk and the commit costs the wave a whole
@@ -718,6 +719,10 @@ s_turn (broker_t *self, bool idle)
                       (double) (zclock_usecs () - commit_start) / 1e6);
     if (*self->group_error) {
         zsys_error ("turn rolled back: %s", self->group_error);
+        //  A fold that cannot commit (a full disk) is not tried again at
+        //  once: idle turns would fail, and log it, every IDLE_MS
+        if (idle)
+            self->fold_after = zclock_mono () + FOLD_BACKOFF_MS;
         store_abort (self->store);
         s_outbox_send (self, self->group_error);
         if (s_load (self, err))
@@ -764,7 +769,8 @@ broker_actor (zsock_t *pipe, void *args)
     }
     bool more = true;
     while (!self->terminated) {
-        bool folding = !more && store_numbers_recent (self->store) > 0;
+        bool folding = !more && store_numbers_recent (self->store) > 0
+                    && zclock_mono () >= self->fold_after;
         long timeout = more? 0: folding? IDLE_MS: TICK_MS;
         if (self->http)
             timeout = http_timeout (self->http, timeout);
