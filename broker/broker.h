@@ -355,8 +355,10 @@ int dispatch_run (broker_t *self, char *err);
 //  Moves due deferred / retry orders back to the queue.
 int dispatch_timers (broker_t *self, char *err);
 //  A worker joins / leaves its channel's heap, or its load changed.
-//  An order entered the wave's shared run of channel (lifecycle).
+//  An order entered the wave's shared run of channel (lifecycle; resume:
+//  every run), or left it (lifecycle): the run's head is read again.
 void dispatch_wave_queued (broker_t *self, wave_t *wave, uint8_t channel);
+void dispatch_wave_dequeued (wave_t *wave, uint8_t channel);
 void dispatch_worker_add (broker_t *self, worker_t *worker);
 void dispatch_worker_remove (broker_t *self, worker_t *worker);
 void dispatch_worker_changed (broker_t *self, worker_t *worker);

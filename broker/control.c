@@ -91,10 +91,8 @@ control_wave (broker_t *self, Wob__WaveControl *msg)
         }
         w->state = WOB__WAVE_STATE__WAVE_OPEN;
         broker_waves_changed (self);
-        for (int c = 0; c < BROKER_MAX_CHANNELS; c++) {
-            wave->may_have_queued [c] = true;
-            wave->head_known [c] = false;
-        }
+        for (uint8_t c = 0; c < BROKER_MAX_CHANNELS; c++)
+            dispatch_wave_queued (self, wave, c);
         routes_wake (self);
         s_start_sweep (w, SWEEP_RESUMED, actor, false);
     }

@@ -56,6 +56,12 @@ s_ready_rebuild (broker_t *self)
 }
 
 void
+dispatch_wave_dequeued (wave_t *wave, uint8_t channel)
+{
+    wave->head_known [channel] = false;
+}
+
+void
 dispatch_wave_queued (broker_t *self, wave_t *wave, uint8_t channel)
 {
     wave->head_known [channel] = false;

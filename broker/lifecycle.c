@@ -65,7 +65,7 @@ s_leave (broker_t *self, Wob__Order *order, char *err)
                 return WOB_ERR_INVALID;
             wave_t *wave = order->route? NULL: broker_wave_by_seq (self, order->wave_seq);
             if (wave)
-                wave->head_known [channel] = false;
+                dispatch_wave_dequeued (wave, channel);
             return store_queue_del (self->store, channel, order->route, order->wave_seq,
                                     s_priority (order), order->id, err);
         }
