@@ -39,15 +39,16 @@
 #define TURN_TARGETS 15000
 #define TICK_MS 100             //  timer / expiry pass interval
 //  The number index's recent additions (store_numbers.c) are folded into
-//  its B-tree when the broker is idle: after IDLE_MS without a message, a
-//  turn folds up to FOLD_SLICE of them before reading any, and stops as
-//  soon as a message waits (which then joins the turn).  A slice is about
-//  one small wave's numbers: each fold turn pays a commit, so slices of 64
-//  fell behind a steady 24,600 orders/s of 247-row waves (the log filled
-//  after 3.4 s and numbers went to the B-tree inside the waves' own
-//  turns: submit-to-lease p50 5.2 ms over 15 s, against 3.7 at 256).
+//  its B-tree when the broker is idle, a sweep of the log at a time: after
+//  IDLE_MS without a message, a turn folds up to FOLD_SLICE of them before
+//  reading any, and stops as soon as a message waits (which then joins the
+//  turn).  A slice is about one small wave's numbers: a fold turn's commit
+//  is what an arriving message may wait behind.  A sweep starts once
+//  enough numbers wait (store_numbers_foldable), or with any waiting after
+//  DRAIN_MS without a message.
 #define IDLE_MS 1
 #define FOLD_SLICE 256
+#define DRAIN_MS 100
 #define FOLD_BACKOFF_MS 1000    //  after an idle turn failed
 //  A small wave comes as begin, chunk and commit sent back to back, and the
 //  wave opens (its orders can be leased) only with the commit.  A turn
@@ -616,15 +617,26 @@ s_message_waiting (void *arg)
     return (zsock_events (((broker_t *) arg)->router) & ZMQ_POLLIN) != 0;
 }
 
+//  True when numbers waiting in the log may be folded now (drain: any
+//  of them, the broker has been quiet for DRAIN_MS).
+static bool
+s_fold_ready (broker_t *self, int64_t now)
+{
+    return now >= self->fold_after
+        && store_numbers_foldable (self->store, now - self->last_message >= DRAIN_MS);
+}
+
 //  In an idle turn, folds a slice of recent numbers into the number
 //  index, yielding to the first message that waits.
 static int
 s_fold_numbers (broker_t *self, char *err)
 {
-    size_t folded;
-    if (store_numbers_recent (self->store) && !s_message_waiting (self))
-        return store_numbers_fold (self->store, FOLD_SLICE, s_message_waiting, self,
-                                   &folded, err);
+    size_t moved;
+    int64_t now = zclock_mono ();
+    if (s_fold_ready (self, now) && !s_message_waiting (self))
+        return store_numbers_fold (self->store, FOLD_SLICE,
+                                   now - self->last_message >= DRAIN_MS,
+                                   s_message_waiting, self, &moved, err);
     return 0;
 }
 
@@ -651,7 +663,7 @@ s_turn (broker_t *self, bool idle)
         zhashx_purge (self->inflight);
     if (idle && s_fold_numbers (self, err))
         snprintf (self->group_error, sizeof (self->group_error), "%s", err);
-    bool more = false;
+    bool more = false, handled = false;
     for (int i = 0; i < BURST && !*self->group_error; i++) {
         zmsg_t *msg = NULL;
         if (zsock_events (self->router) & ZMQ_POLLIN)
@@ -669,6 +681,7 @@ s_turn (broker_t *self, bool idle)
             break;
         s_handle (self, msg);
         zmsg_destroy (&msg);
+        handled = true;
         if (*self->group_error)
             break;              //  the transaction is spoilt: end the turn
         if (broker_turn_over (self) || self->turn_targets >= TURN_TARGETS) {
@@ -676,6 +689,8 @@ s_turn (broker_t *self, bool idle)
             break;
         }
     }
+    if (handled)
+        self->last_message = zclock_mono ();
     if (!*self->group_error && self->now >= self->next_tick) {
         self->next_tick = self->now + TICK_MS;
         int rc = workers_tick (self, err);
@@ -772,9 +787,14 @@ broker_actor (zsock_t *pipe, void *args)
     }
     bool more = true;
     while (!self->terminated) {
-        bool folding = !more && store_numbers_recent (self->store) > 0
-                    && zclock_mono () >= self->fold_after;
+        int64_t now = zclock_mono ();
+        bool folding = !more && s_fold_ready (self, now);
         long timeout = more? 0: folding? IDLE_MS: TICK_MS;
+        //  Too few numbers wait for a sweep: they are drained once the
+        //  broker has been quiet for DRAIN_MS
+        if (!more && !folding && store_numbers_recent (self->store) && now >= self->fold_after
+        &&  self->last_message + DRAIN_MS - now < timeout)
+            timeout = MAX (1, self->last_message + DRAIN_MS - now);
         if (self->http)
             timeout = http_timeout (self->http, timeout);
         int rc = zmq_poll (items, n_items, timeout);

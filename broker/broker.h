@@ -171,6 +171,7 @@ struct _broker_t {
     uint32_t turn_checks;       //  broker_turn_over calls (HTTP polled 1 in 32)
     size_t turn_targets;        //  targets stored in this turn
     bool linger;                //  a small chunk came: its commit is likely next
+    int64_t last_message;       //  when a turn last handled one (zclock_mono)
     int64_t fold_after;         //  no idle fold before (zclock_mono): one failed
     struct {                    //  the last order's rows (tally.c): a
         uint64_t order_id;      //  transition counts two events of one order

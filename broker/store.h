@@ -88,13 +88,17 @@ int store_msisdn_add (store_t *self, const char *msisdn, uint32_t wave_seq, uint
 int store_msisdn_list (store_t *self, const char *msisdn, uint64_t **ids_p,
                        size_t *count_p, char *err);
 //  Numbers added go to a log first, cheap to write, and are folded into
-//  the B-tree by number later (store_numbers.c says why).  recent: how
-//  many wait; fold: folds up to max of the oldest in the open transaction,
-//  stopping early once stop (if given, asked every 16) says so.
+//  the B-tree by number later, a sweep of the log at a time (store_numbers.c
+//  says why).  recent: how many are in the log.  foldable: whether a fold
+//  has work: a sweep is running, or enough wait to start one, or (drain)
+//  any wait.  fold: one step of the sweep in the open transaction, up to
+//  max entries folded or cleared from the log (*moved_p), stopping early
+//  once stop (if given, asked every 16) says so.
 size_t store_numbers_recent (store_t *self);
+bool store_numbers_foldable (store_t *self, bool drain);
 typedef bool (store_stop_fn) (void *arg);
-int store_numbers_fold (store_t *self, size_t max, store_stop_fn *stop, void *arg,
-                        size_t *folded_p, char *err);
+int store_numbers_fold (store_t *self, size_t max, bool drain, store_stop_fn *stop, void *arg,
+                        size_t *moved_p, char *err);
 int store_wave_order_add (store_t *self, uint32_t wave_seq, uint64_t id, char *err);
 //  Next order id of a wave after `after` (0 to start); 0 when done.
 int store_wave_order_next (store_t *self, uint32_t wave_seq, uint64_t after,

@@ -7,10 +7,14 @@
 
 #include "store.h"
 #include <lmdb.h>
+#include "numbermap.h"
 
 typedef struct _store_cache_t store_cache_t;
 
-#define STORE_NUMBERS_RECENT_MAX 32768
+//  The number index's log (store_numbers.c): at most RECENT_MAX entries;
+//  a sweep folds them once SWEEP_MIN wait (or fewer when idle)
+#define STORE_NUMBERS_RECENT_MAX 65536
+#define STORE_NUMBERS_SWEEP_MIN 16384
 
 //  One value of the number index
 typedef struct {
@@ -25,6 +29,27 @@ typedef struct {
     store_number_value_t *values;
     size_t count, cap;
 } store_number_t;
+
+//  Log entries to fold, with the number packed (store_numbers.c)
+typedef struct {
+    uint64_t number;            //  4 bits a character, in index order
+    uint64_t id;
+    uint32_t wave_seq;
+} store_sweep_entry_t;
+
+typedef struct {
+    store_sweep_entry_t *entries;
+    size_t count, cap;
+} store_sweep_list_t;
+
+//  A sweep in progress: the log as it stood, folded in number order, then
+//  cleared from the log
+typedef struct {
+    store_sweep_list_t list;    //  sorted by number
+    size_t pos;                 //  entries folded so far
+    uint64_t last_id;           //  the sweep holds the log up to this id
+    bool active;
+} store_sweep_t;
 
 struct _store_t {
     MDB_env *env;               //  the LMDB environment
@@ -44,8 +69,9 @@ struct _store_t {
     bool readonly;              //  txn is a read-only one (store_read_begin)
     store_cache_t *cache;       //  orders between lease and outcome
     store_number_t number;      //  the last number read, while valid
-    zhashx_t *recent;           //  number -> its entries in msisdn_new
-    size_t recent_count;        //  entries in msisdn_new
+    numbermap_t *recent;        //  msisdn_new in memory, by number
+    store_sweep_t sweep;        //  folding msisdn_new into msisdn
+    store_sweep_list_t unswept; //  the log's entries the sweep does not hold
 };
 
 //  Turns an LMDB code into a wob error with a message; returns the code.

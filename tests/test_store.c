@@ -1369,14 +1369,74 @@ s_stop_now (void *arg)
     return true;
 }
 
-//  Numbers go to a log first and are folded into the B-tree later: every
-//  answer is the same before, during and after a fold, across an abort and
-//  a reopen; a fold takes the oldest first and stops when told to.
+//  Keys of one of a closed store's databases, read with raw LMDB calls,
+//  space-separated in B-tree order ("" when it cannot be read)
+static char *
+s_raw_keys (const char *dir, const char *db, char *out, size_t size)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cursor = NULL;
+    MDB_dbi dbi;
+    size_t len = 0;
+    out [0] = 0;
+    int rc = mdb_env_create (&env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs (env, 32);
+    if (rc == 0)
+        rc = mdb_env_open (env, dir, MDB_RDONLY, 0644);
+    if (rc == 0)
+        rc = mdb_txn_begin (env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0)
+        rc = mdb_dbi_open (txn, db, 0, &dbi);
+    if (rc == 0)
+        rc = mdb_cursor_open (txn, dbi, &cursor);
+    MDB_val key, val;
+    for (rc = rc? rc: mdb_cursor_get (cursor, &key, &val, MDB_FIRST); rc == 0 && len < size;
+         rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT))
+        len += snprintf (out + len, size - len, "%s%.*s", len? " ": "",
+                         (int) key.mv_size, (char *) key.mv_data);
+    if (cursor)
+        mdb_cursor_close (cursor);
+    if (txn)
+        mdb_txn_abort (txn);
+    mdb_env_close (env);
+    return out;
+}
+
+//  Entries (values, in a dupsort one) of a closed store's database
+static size_t
+s_raw_count (const char *dir, const char *db)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi;
+    MDB_stat stat = { 0 };
+    int rc = mdb_env_create (&env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs (env, 32);
+    if (rc == 0)
+        rc = mdb_env_open (env, dir, MDB_RDONLY, 0644);
+    if (rc == 0)
+        rc = mdb_txn_begin (env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0)
+        rc = mdb_dbi_open (txn, db, 0, &dbi);
+    if (rc == 0)
+        rc = mdb_stat (txn, dbi, &stat);
+    if (txn)
+        mdb_txn_abort (txn);
+    mdb_env_close (env);
+    return rc? (size_t) -1: stat.ms_entries;
+}
+
+//  Numbers go to a log first and are folded into the B-tree later, a sweep
+//  of the log at a time in number order: every answer is the same before,
+//  during and after a sweep, across an abort and a reopen.
 static void
 test_number_fold (void)
 {
-    testutil_start ("number index: answers the same before, during and after a fold");
-    char err [WOB_ERRLEN], ids [256];
+    testutil_start ("number index: answers the same before, during and after a sweep");
+    char err [WOB_ERRLEN], ids [256], keys [2048];
     const char *dir = testutil_path ("fold");
     store_t *store = s_open (dir, 0, err);
     CHECK (store);
@@ -1388,64 +1448,95 @@ test_number_fold (void)
     CHECK (store_msisdn_add (store, b, 1, 6, false, err) == 0);
     CHECK (store_msisdn_add (store, a, 2, 7, false, err) == 0);
     CHECK (store_msisdn_add (store, a, 2, 7, false, err) == 0);         //  again: no double
+    //  40 more, in no order: 137000000nn for nn = 7 * k mod 40
+    char number [16];
+    for (uint64_t k = 0; k < 40; k++) {
+        snprintf (number, sizeof (number), "137000000%02" PRIu64, k * 7 % 40);
+        CHECK (store_msisdn_add (store, number, 3, 100 + k, false, err) == 0);
+    }
     CHECK (store_commit (store, err) == 0);
-    CHECK (store_numbers_recent (store) == 3);
-    store_destroy (&store);
-
-    //  Reopened: the log is read back
-    store = s_open (dir, 0, err);
-    CHECK (store);
-    if (!store)
-        goto done;
-    CHECK (store_numbers_recent (store) == 3);
+    CHECK (store_numbers_recent (store) == 43);
+    //  Too few for a sweep, unless the broker is idle (drain)
+    CHECK (!store_numbers_foldable (store, false));
+    CHECK (store_numbers_foldable (store, true));
+    size_t moved = 0;
     CHECK (store_begin (store, err) == 0);
+    CHECK (store_numbers_fold (store, 100, false, NULL, NULL, &moved, err) == 0 && moved == 0);
+    //  A sweep told to stop stops at its next check (every 16): the 16
+    //  smallest numbers are folded, and still in the log until it ends
+    int asked = 0;
+    CHECK (store_numbers_fold (store, 100, true, s_stop_now, &asked, &moved, err) == 0);
+    CHECK (moved == 16 && asked == 1 && store_numbers_recent (store) == 43);
+    CHECK (store_numbers_foldable (store, false));      //  a sweep is running
+    //  In both parts now, answered once
+    CHECK (streq (s_ids (store, "13700000000", ids, sizeof (ids)), "100"));
     CHECK (streq (s_ids (store, a, ids, sizeof (ids)), "5 7"));
-    //  Half folded: the oldest two (ids 5 and 6) are in the B-tree, id 7 not
-    size_t folded = 0;
-    CHECK (store_numbers_fold (store, 2, NULL, NULL, &folded, err) == 0);
-    CHECK (folded == 2 && store_numbers_recent (store) == 1);
-    CHECK (streq (s_ids (store, a, ids, sizeof (ids)), "5 7"));
-    CHECK (streq (s_ids (store, b, ids, sizeof (ids)), "6"));
     uint64_t first;
     CHECK (store_wave_msisdn_get (store, 2, a, &first, err) == 0 && first == 7);
-    CHECK (store_wave_msisdn_get (store, 1, a, &first, err) == 0 && first == 5);
-    //  An earlier id of wave 1 added now (the log part) still comes first
-    CHECK (store_msisdn_add (store, a, 1, 4, false, err) == 0);
-    CHECK (store_wave_msisdn_get (store, 1, a, &first, err) == 0 && first == 4);
-    //  Aborted: the fold and the add are undone, in memory too
-    store_abort (store);
-    CHECK (store_numbers_recent (store) == 3);
-    CHECK (store_begin (store, err) == 0);
-    CHECK (store_wave_msisdn_get (store, 1, a, &first, err) == 0 && first == 5);
-    CHECK (streq (s_ids (store, a, ids, sizeof (ids)), "5 7"));
-    //  Folded whole and committed
-    CHECK (store_numbers_fold (store, 100, NULL, NULL, &folded, err) == 0);
-    CHECK (folded == 3 && store_numbers_recent (store) == 0);
     CHECK (store_commit (store, err) == 0);
     store_destroy (&store);
+    CHECK (streq (s_raw_keys (dir, "msisdn", keys, sizeof (keys)),
+                  "13700000000 13700000001 13700000002 13700000003 13700000004 "
+                  "13700000005 13700000006 13700000007 13700000008 13700000009 "
+                  "13700000010 13700000011 13700000012 13700000013 13700000014 "
+                  "13700000015"));
+    CHECK (s_raw_count (dir, "msisdn_new") == 43);
+
+    //  Reopened: the log is read back whole and the sweep starts again
     store = s_open (dir, 0, err);
     CHECK (store);
     if (!store)
         goto done;
-    CHECK (store_numbers_recent (store) == 0);
+    CHECK (store_numbers_recent (store) == 43);
     CHECK (store_begin (store, err) == 0);
+    CHECK (streq (s_ids (store, "13700000003", ids, sizeof (ids)), "129"));
     CHECK (streq (s_ids (store, a, ids, sizeof (ids)), "5 7"));
+    CHECK (store_numbers_fold (store, 10, true, NULL, NULL, &moved, err) == 0 && moved == 10);
+    //  Added meanwhile: an id the sweep holds goes straight to the B-tree
+    //  (the sweep would clear it unfolded), a later one to the log
+    CHECK (store_msisdn_add (store, b, 4, 120, false, err) == 0);
+    CHECK (store_numbers_recent (store) == 43);
+    CHECK (store_msisdn_add (store, b, 5, 300, false, err) == 0);
+    CHECK (store_numbers_recent (store) == 44);
+    CHECK (streq (s_ids (store, b, ids, sizeof (ids)), "6 120 300"));
+    //  An earlier id of wave 1 (the log part) still comes first in it
+    CHECK (store_msisdn_add (store, a, 1, 4, false, err) == 0);
+    CHECK (store_wave_msisdn_get (store, 1, a, &first, err) == 0 && first == 4);
+    //  Aborted: the sweep and the adds are undone, in memory too
+    store_abort (store);
+    CHECK (store_numbers_recent (store) == 43);
+    CHECK (store_begin (store, err) == 0);
+    CHECK (store_wave_msisdn_get (store, 1, a, &first, err) == 0 && first == 5);
     CHECK (streq (s_ids (store, b, ids, sizeof (ids)), "6"));
-    //  Added in bulk: straight into the B-tree, the log is not used
-    CHECK (store_msisdn_add (store, b, 4, 8, true, err) == 0);
-    CHECK (store_numbers_recent (store) == 0);
-    CHECK (streq (s_ids (store, b, ids, sizeof (ids)), "6 8"));
-    //  A fold told to stop stops at its next check (every 16), oldest first
-    char number [16];
-    for (uint64_t id = 100; id < 140; id++) {
-        snprintf (number, sizeof (number), "1370000%04" PRIu64, id);
-        CHECK (store_msisdn_add (store, number, 3, id, false, err) == 0);
-    }
-    int asked = 0;
-    CHECK (store_numbers_fold (store, 100, s_stop_now, &asked, &folded, err) == 0);
-    CHECK (folded == 16 && asked == 1 && store_numbers_recent (store) == 24);
-    CHECK (streq (s_ids (store, "13700000115", ids, sizeof (ids)), "115"));
-    CHECK (streq (s_ids (store, "13700000116", ids, sizeof (ids)), "116"));
+    //  Swept whole: folded, then cleared from the log, except what came
+    //  after it started
+    CHECK (store_numbers_fold (store, 5, true, NULL, NULL, &moved, err) == 0 && moved == 5);
+    CHECK (store_msisdn_add (store, b, 5, 300, false, err) == 0);
+    for (int step = 0; step < 100 && store_numbers_recent (store) > 1; step++)
+        CHECK (store_numbers_fold (store, 5, true, NULL, NULL, &moved, err) == 0);
+    CHECK (store_numbers_recent (store) == 1);
+    CHECK (streq (s_ids (store, b, ids, sizeof (ids)), "6 300"));
+    CHECK (streq (s_ids (store, a, ids, sizeof (ids)), "5 7"));
+    CHECK (streq (s_ids (store, "13700000039", ids, sizeof (ids)), "117"));
+    CHECK (store_commit (store, err) == 0);
+    store_destroy (&store);
+    CHECK (s_raw_count (dir, "msisdn") == 43);       //  all but 300
+    CHECK (s_raw_count (dir, "msisdn_new") == 1);
+
+    store = s_open (dir, 0, err);
+    CHECK (store);
+    if (!store)
+        goto done;
+    CHECK (store_numbers_recent (store) == 1);
+    CHECK (store_begin (store, err) == 0);
+    CHECK (streq (s_ids (store, b, ids, sizeof (ids)), "6 300"));
+    //  Added in bulk, or a number that does not pack: straight into the
+    //  B-tree, the log is not used
+    CHECK (store_msisdn_add (store, b, 6, 301, true, err) == 0);
+    CHECK (store_msisdn_add (store, "139-0013", 6, 302, false, err) == 0);
+    CHECK (store_numbers_recent (store) == 1);
+    CHECK (streq (s_ids (store, b, ids, sizeof (ids)), "6 300 301"));
+    CHECK (streq (s_ids (store, "139-0013", ids, sizeof (ids)), "302"));
     CHECK (store_commit (store, err) == 0);
     //  A number too long for the log is refused with a message, not cut
     CHECK (store_begin (store, err) == 0);
