@@ -205,7 +205,10 @@ numbermap_size (numbermap_t *self)
 void
 numbermap_clear (numbermap_t *self)
 {
-    memset (self->slots, 0, (self->mask + 1) * sizeof (slot_t));
+    //  An empty map's slots are all empty already: untouched, they cost
+    //  no memory (the store clears its map on every open)
+    if (self->size)
+        memset (self->slots, 0, (self->mask + 1) * sizeof (slot_t));
     memset (self->filter, 0, sizeof (self->filter));
     self->size = 0;
     self->removed = 0;
