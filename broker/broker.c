@@ -50,13 +50,6 @@
 #define FOLD_SLICE 256
 #define DRAIN_MS 100
 #define FOLD_BACKOFF_MS 1000    //  after an idle turn failed
-//  A small wave comes as begin, chunk and commit sent back to back, and the
-//  wave opens (its orders can be leased) only with the commit.  A turn
-//  that ends between the chunk and the commit costs the wave a whole
-//  second turn and commit: 6.6% of 235-order waves did, and they made the
-//  p99 of submit-to-lease.  So after a small chunk, when nothing waits,
-//  the turn waits up to LINGER_MS for the next message.
-#define LINGER_MS 1
 
 typedef struct {
     zframe_t *routing;          //  to whom
@@ -668,15 +661,6 @@ s_turn (broker_t *self, bool idle)
         zmsg_t *msg = NULL;
         if (zsock_events (self->router) & ZMQ_POLLIN)
             msg = zmsg_recv (self->router);
-        else
-        if (self->linger) {
-            //  The last message was a small chunk: up to LINGER_MS for
-            //  what follows it
-            zmq_pollitem_t item = { zsock_resolve (self->router), 0, ZMQ_POLLIN, 0 };
-            if (zmq_poll (&item, 1, LINGER_MS) > 0)
-                msg = zmsg_recv (self->router);
-        }
-        self->linger = false;       //  intake_chunk sets it again
         if (!msg)
             break;
         s_handle (self, msg);

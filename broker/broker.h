@@ -170,7 +170,6 @@ struct _broker_t {
     int64_t turn_deadline_us;   //  this turn stops reading and leasing then
     uint32_t turn_checks;       //  broker_turn_over calls (HTTP polled 1 in 32)
     size_t turn_targets;        //  targets stored in this turn
-    bool linger;                //  a small chunk came: its commit is likely next
     int64_t last_message;       //  when a turn last handled one (zclock_mono)
     int64_t fold_after;         //  no idle fold before (zclock_mono): one failed
     struct {                    //  the last order's rows (tally.c): a

@@ -1,7 +1,9 @@
 /*  intake.c - a wave enters the broker: begin, chunks, commit.
 
     A wave arrives as SubmitBegin (the descriptor), any number of
-    SubmitChunk (targets, in row order) and SubmitCommit.  Each chunk is
+    SubmitChunk (targets, in row order) and SubmitCommit; a small wave as
+    one SubmitBegin that carries its only chunk and its commit, so that it
+    opens in the transaction that stores its rows.  Each chunk is
     validated whole, routed through the channel plan and written as orders in
     the group transaction; its reply (rows durable so far) leaves only after
     the commit.  A client that lost its connection says SubmitBegin again and
@@ -78,39 +80,51 @@ s_check_target (Wob__Target *t, char *err)
     return 0;
 }
 
-void
-intake_begin (broker_t *self, Wob__SubmitBegin *msg)
+//  Checks a wave's descriptor: 0, or -1 with an error queued.
+static int
+s_wave_check (broker_t *self, Wob__SubmitBegin *msg)
 {
     char err [WOB_ERRLEN];
     Wob__Wave *in = msg->wave;
     if (!in || !s_valid_wave_id (in->id)) {
         broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "submit: wave id '%.64s' must be "
                       "1-64 characters of A-Z a-z 0-9 . _ -", in? in->id: "");
-        return;
+        return -1;
     }
     if (!*in->campaign) {
         broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "submit: wave '%s' names no campaign",
                       in->id);
-        return;
+        return -1;
     }
     uint64_t limit = self->config.max_wave_targets;
     if (limit && msg->targets > limit) {
         broker_error (self, WOB__ERROR_CODE__ERR_TOO_BIG, "submit: wave '%s' has %" PRIu64
                       " targets, over this broker's limit of %" PRIu64 " per wave "
                       "(--max-wave-targets); split it into waves", in->id, msg->targets, limit);
-        return;
+        return -1;
     }
     if (plan_check (self, in, err)) {
         broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "submit: %s", err);
-        return;
+        return -1;
     }
     if (in->end_ms && in->end_ms <= self->now) {
         char when [32];
         broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "submit: wave '%s' window already "
                       "ended at %s", in->id, wob_format_time (in->end_ms, when, sizeof (when)));
-        return;
+        return -1;
     }
+    return 0;
+}
+
+//  Begins a wave checked by s_wave_check (or finds the one to resume): its
+//  reply, or NULL with an error queued.
+static Wob__SubmitBeginReply *
+s_begin (broker_t *self, Wob__SubmitBegin *msg, wave_t **wave_p)
+{
+    char err [WOB_ERRLEN];
+    Wob__Wave *in = msg->wave;
     wave_t *known = broker_wave (self, in->id);
+    *wave_p = known;
     uint64_t next_row = 0;
     if (known) {
         Wob__Wave *wave = known->wave;
@@ -118,7 +132,7 @@ intake_begin (broker_t *self, Wob__SubmitBegin *msg)
             broker_error (self, WOB__ERROR_CODE__ERR_EXISTS, "submit: wave '%s' already exists "
                           "(campaign '%s', state %s)", wave->id, wave->campaign,
                           wob_wave_state_name (wave->state));
-            return;
+            return NULL;
         }
         next_row = wave->rows;      //  resume an interrupted submission
     }
@@ -133,7 +147,7 @@ intake_begin (broker_t *self, Wob__SubmitBegin *msg)
         if (!wave) {
             broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "submit: wave '%s' could not "
                           "be copied (out of memory or unsupported content)", in->id);
-            return;
+            return NULL;
         }
         wave->seq = store_next_wave_seq (self->store);
         wave->state = WOB__WAVE_STATE__WAVE_LOADING;
@@ -146,16 +160,16 @@ intake_begin (broker_t *self, Wob__SubmitBegin *msg)
         if (store_wave_put (self->store, wave, err)) {
             wob__wave__free_unpacked (wave, NULL);
             broker_error (self, WOB__ERROR_CODE__ERR_STORE, "submit: %s", err);
-            return;
+            return NULL;
         }
-        broker_wave_add (self, wave);
+        *wave_p = broker_wave_add (self, wave);
         zsys_info ("wave %s (campaign %s, seq %u): loading", wave->id, wave->campaign, wave->seq);
     }
     Wob__SubmitBeginReply *body = calloc (1, sizeof (*body));
     wob__submit_begin_reply__init (body);
     body->wave = strdup (in->id);
     body->next_row = next_row;
-    broker_respond (self, WOB__ENVELOPE__BODY_SUBMIT_BEGIN_REPLY, body);
+    return body;
 }
 
 //  Creates the order for one target; bulk: one of a big chunk.
@@ -270,41 +284,37 @@ s_begun (broker_t *self, const char *wave_id)
     return wave;
 }
 
-void
-intake_chunk (broker_t *self, Wob__SubmitChunk *msg)
+//  Checks a chunk whole, before any of it is written: its rows continue
+//  the durable ones (durable: rows the wave holds), within the limits,
+//  every target valid.  0 with *last_p its last row, or -1 with an error
+//  queued.
+static int
+s_chunk_check (broker_t *self, const char *wave_id, uint64_t durable, Wob__SubmitChunk *msg,
+               uint64_t *last_p)
 {
     char err [WOB_ERRLEN];
-    wave_t *wave = s_begun (self, msg->wave);
-    if (!wave)
-        return;
-    Wob__Wave *w = wave->wave;
-    if (w->state != WOB__WAVE_STATE__WAVE_LOADING) {
-        broker_error (self, WOB__ERROR_CODE__ERR_CONFLICT, "submit: wave '%s' is %s, not "
-                      "loading", w->id, wob_wave_state_name (w->state));
-        return;
-    }
     if (msg->n_targets > self->config.max_chunk_targets) {
         broker_error (self, WOB__ERROR_CODE__ERR_TOO_BIG, "submit: chunk of %zu targets "
                       "exceeds the limit of %zu", msg->n_targets, self->config.max_chunk_targets);
-        return;
+        return -1;
     }
     //  A chunk covers rows first_row.. (rows the client skipped as bad leave
     //  holes inside a chunk, never between chunks): it must continue where
     //  the durable rows end, or repeat some of them after a lost reply.
-    if (msg->first_row == 0 || msg->first_row > w->rows + 1) {
+    if (msg->first_row == 0 || msg->first_row > durable + 1) {
         broker_error (self, WOB__ERROR_CODE__ERR_CONFLICT, "submit: wave '%s' chunk starts "
                       "at row %" PRIu64 " but only rows up to %" PRIu64 " are durable; "
-                      "resubmit to resume", w->id, msg->first_row, w->rows);
-        return;
+                      "resubmit to resume", wave_id, msg->first_row, durable);
+        return -1;
     }
     //  Validate the whole chunk before writing any of it.
-    uint64_t last = w->rows;
+    uint64_t last = durable;
     for (size_t i = 0; i < msg->n_targets; i++) {
         Wob__Target *t = msg->targets [i];
-        if (t->row < msg->first_row || (t->row <= last && t->row > w->rows)) {
+        if (t->row < msg->first_row || (t->row <= last && t->row > durable)) {
             broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "submit: wave '%s' row %u "
-                          "out of order (after row %" PRIu64 ")", w->id, t->row, last);
-            return;
+                          "out of order (after row %" PRIu64 ")", wave_id, t->row, last);
+            return -1;
         }
         if (t->row > last)
             last = t->row;
@@ -313,14 +323,24 @@ intake_chunk (broker_t *self, Wob__SubmitChunk *msg)
         if (limit && t->row > limit) {
             broker_error (self, WOB__ERROR_CODE__ERR_TOO_BIG, "submit: wave '%s' row %u is "
                           "past this broker's limit of %" PRIu64 " targets per wave "
-                          "(--max-wave-targets)", w->id, t->row, limit);
-            return;
+                          "(--max-wave-targets)", wave_id, t->row, limit);
+            return -1;
         }
         if (s_check_target (t, err)) {
-            broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "submit: wave '%s' %s", w->id, err);
-            return;
+            broker_error (self, WOB__ERROR_CODE__ERR_INVALID, "submit: wave '%s' %s", wave_id, err);
+            return -1;
         }
     }
+    *last_p = last;
+    return 0;
+}
+
+//  Writes a checked chunk: its reply, or NULL with an error queued.
+static Wob__SubmitChunkReply *
+s_chunk_write (broker_t *self, wave_t *wave, Wob__SubmitChunk *msg, uint64_t last)
+{
+    char err [WOB_ERRLEN];
+    Wob__Wave *w = wave->wave;
     broker_count_targets (self, msg->n_targets);
     size_t *order = s_dispatch_order (msg);
     //  A big chunk's numbers go straight into the number index's B-tree,
@@ -335,41 +355,57 @@ intake_chunk (broker_t *self, Wob__SubmitChunk *msg)
             broker_error (self, WOB__ERROR_CODE__ERR_STORE, "submit: wave '%s' row %u: %s",
                           w->id, t->row, err);
             free (order);
-            return;
+            return NULL;
         }
     }
     free (order);
-    //  A small wave's client sends its commit right behind its only chunk:
-    //  the turn waits a moment for it rather than commit without it
-    self->linger = !bulk;
     w->rows = last;
     if (store_wave_put (self->store, w, err)) {
         broker_error (self, WOB__ERROR_CODE__ERR_STORE, "submit: %s", err);
-        return;
+        return NULL;
     }
     Wob__SubmitChunkReply *body = calloc (1, sizeof (*body));
     wob__submit_chunk_reply__init (body);
     body->wave = strdup (w->id);
     body->rows = last;
-    broker_respond (self, WOB__ENVELOPE__BODY_SUBMIT_CHUNK_REPLY, body);
+    return body;
 }
 
 void
-intake_commit (broker_t *self, Wob__SubmitCommit *msg)
+intake_chunk (broker_t *self, Wob__SubmitChunk *msg)
 {
-    char err [WOB_ERRLEN];
     wave_t *wave = s_begun (self, msg->wave);
     if (!wave)
         return;
     Wob__Wave *w = wave->wave;
+    if (w->state != WOB__WAVE_STATE__WAVE_LOADING) {
+        broker_error (self, WOB__ERROR_CODE__ERR_CONFLICT, "submit: wave '%s' is %s, not "
+                      "loading", w->id, wob_wave_state_name (w->state));
+        return;
+    }
+    uint64_t last;
+    if (s_chunk_check (self, w->id, w->rows, msg, &last))
+        return;
+    Wob__SubmitChunkReply *body = s_chunk_write (self, wave, msg, last);
+    if (body)
+        broker_respond (self, WOB__ENVELOPE__BODY_SUBMIT_CHUNK_REPLY, body);
+}
+
+//  Opens a wave whose rows up to last_row are durable: its summary, or
+//  NULL with an error queued.
+static Wob__SubmitSummary *
+s_commit (broker_t *self, wave_t *wave, uint64_t last_row)
+{
+    char err [WOB_ERRLEN];
+    Wob__Wave *w = wave->wave;
     //  A client that sends its commit without waiting for its chunks'
     //  answers says which row it sent last: the wave opens only with all
     //  of them durable
-    if (w->state == WOB__WAVE_STATE__WAVE_LOADING && msg->last_row > w->rows) {
+    if (w->state == WOB__WAVE_STATE__WAVE_LOADING && last_row > w->rows) {
         broker_error (self, WOB__ERROR_CODE__ERR_CONFLICT, "submit: wave '%s' cannot open: "
                       "rows up to %" PRIu64 " are durable, the client sent up to %" PRIu64
-                      "; resubmit to resume", w->id, w->rows, msg->last_row);
-        return;
+                      "; resubmit to resume", w->id, w->rows, last_row);
+        return NULL;
     }
     if (w->state == WOB__WAVE_STATE__WAVE_LOADING) {
         w->state = WOB__WAVE_STATE__WAVE_OPEN;
@@ -379,7 +415,7 @@ intake_commit (broker_t *self, Wob__SubmitCommit *msg)
             w->state = WOB__WAVE_STATE__WAVE_LOADING;
             broker_waves_changed (self);
             broker_error (self, WOB__ERROR_CODE__ERR_STORE, "submit: %s", err);
-            return;
+            return NULL;
         }
         zsys_info ("wave %s: open, %" PRIu64 " rows", w->id, w->rows);
     }
@@ -415,5 +451,54 @@ intake_commit (broker_t *self, Wob__SubmitCommit *msg)
         if (st->by_channel [c])
             sum->by_channel [sum->n_by_channel++] =
                 wob_count_new (store_channel_name (self->store, (uint8_t) c), st->by_channel [c]);
-    broker_respond (self, WOB__ENVELOPE__BODY_SUBMIT_SUMMARY, sum);
+    return sum;
+}
+
+void
+intake_commit (broker_t *self, Wob__SubmitCommit *msg)
+{
+    wave_t *wave = s_begun (self, msg->wave);
+    Wob__SubmitSummary *sum = wave? s_commit (self, wave, msg->last_row): NULL;
+    if (sum)
+        broker_respond (self, WOB__ENVELOPE__BODY_SUBMIT_SUMMARY, sum);
+}
+
+//  A wave's begin, and with it a small wave's only chunk and its commit:
+//  one request, answered by its last step (the chunk's reply, or the
+//  summary).  The chunk is checked whole before the wave is begun, so a
+//  refused one leaves nothing behind.
+void
+intake_begin (broker_t *self, Wob__SubmitBegin *msg)
+{
+    Wob__SubmitChunk *chunk = msg->chunk;
+    uint64_t last = 0;
+    if (s_wave_check (self, msg))
+        return;
+    if (chunk) {
+        wave_t *known = broker_wave (self, msg->wave->id);
+        if (s_chunk_check (self, msg->wave->id, known? known->wave->rows: 0, chunk, &last))
+            return;
+    }
+    //  A wave begun here is loading: new, or one to resume
+    wave_t *wave = NULL;
+    Wob__SubmitBeginReply *begun = s_begin (self, msg, &wave);
+    if (!begun)
+        return;
+    if (!chunk && !msg->commit) {
+        broker_respond (self, WOB__ENVELOPE__BODY_SUBMIT_BEGIN_REPLY, begun);
+        return;
+    }
+    wob__submit_begin_reply__free_unpacked (begun, NULL);
+    Wob__SubmitChunkReply *chunked = chunk? s_chunk_write (self, wave, chunk, last): NULL;
+    if (chunk && !chunked)
+        return;
+    if (!msg->commit) {
+        broker_respond (self, WOB__ENVELOPE__BODY_SUBMIT_CHUNK_REPLY, chunked);
+        return;
+    }
+    if (chunked)
+        wob__submit_chunk_reply__free_unpacked (chunked, NULL);
+    Wob__SubmitSummary *sum = s_commit (self, wave, msg->commit->last_row);
+    if (sum)
+        broker_respond (self, WOB__ENVELOPE__BODY_SUBMIT_SUMMARY, sum);
 }

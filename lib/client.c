@@ -250,11 +250,6 @@ s_read_rows (wob_targets_t *targets, Wob__Target **batch, size_t max, uint64_t a
     return n;
 }
 
-//  A wave that fits in one chunk goes in one round trip: begin, the chunk
-//  and the commit are sent together and answered in that order.  The chunk
-//  starts at row 1 (rows the broker already holds are skipped as resends)
-//  and the commit names the last row sent, so the broker opens the wave
-//  only with every row durable; the first error is the one reported.
 static void
 s_free_rows (Wob__Target **rows, size_t *count_p)
 {
@@ -263,28 +258,38 @@ s_free_rows (Wob__Target **rows, size_t *count_p)
     *count_p = 0;
 }
 
-//  batch holds the rows (n of them, sent and freed here).
+//  A wave that fits in one chunk goes in one request: the begin carries
+//  its chunk (from row 1: rows the broker already holds are skipped as
+//  resends) and its commit, which names the last row sent, so the broker
+//  opens the wave in the same transaction that stores its rows, and
+//  answers with the summary or one error.  batch holds the rows (n of
+//  them, freed here).
 static int
 s_submit_small (wob_client_t *self, Wob__Wave *wave, uint64_t total, Wob__Target **batch,
-                size_t n, const wob_submit_opts_t *opts, Wob__Envelope **reply_p, char *err)
+                size_t *n_p, const wob_submit_opts_t *opts, Wob__Envelope **reply_p, char *err)
 {
-    uint64_t last_row = n? batch [n - 1]->row: 0;
-    uint64_t ids [3];
-    ids [0] = s_send_begin (self, wave, total);
-    ids [1] = s_send_chunk (self, wave->id, 1, batch, n);
-    ids [2] = s_send_commit (self, wave->id, last_row);
-    if (!ids [0] || !ids [1] || !ids [2])
+    Wob__SubmitChunk chunk = WOB__SUBMIT_CHUNK__INIT;
+    chunk.first_row = 1;
+    chunk.n_targets = *n_p;
+    chunk.targets = batch;
+    Wob__SubmitCommit commit = WOB__SUBMIT_COMMIT__INIT;
+    commit.last_row = *n_p? batch [*n_p - 1]->row: 0;
+    Wob__SubmitBegin begin = WOB__SUBMIT_BEGIN__INIT;
+    begin.wave = wave;
+    begin.targets = total;
+    begin.chunk = &chunk;
+    begin.commit = &commit;
+    Wob__Envelope req = WOB__ENVELOPE__INIT;
+    req.body_case = WOB__ENVELOPE__BODY_SUBMIT_BEGIN;
+    req.submit_begin = &begin;
+    uint64_t id = s_send (self, &req);
+    s_free_rows (batch, n_p);
+    if (!id)
         return s_unreachable (self, err);
     int rc = 0;
-    for (int i = 0; i < 3 && !rc; i++) {
-        Wob__Envelope *reply = s_wait (self, ids [i], self->timeout_ms, &rc, err);
-        if (reply && i == 1 && opts->progress)
-            opts->progress (opts->arg, reply->submit_chunk_reply->rows, total);
-        if (reply && i == 2)
-            *reply_p = reply;
-        else
-            wob_msg_free (&reply);
-    }
+    *reply_p = s_wait (self, id, self->timeout_ms, &rc, err);
+    if (*reply_p && opts->progress)
+        opts->progress (opts->arg, total, total);
     return rc;
 }
 
@@ -329,8 +334,7 @@ wob_client_submit (wob_client_t *self, const wob_submit_opts_t *opts, Wob__Envel
         n_kept = s_read_rows (targets, kept, total, 0, opts, &eof);
     }
     if (total <= chunk_rows) {
-        rc = s_submit_small (self, wave, total, kept, n_kept, opts, reply_p, err);
-        n_kept = 0;             //  sent and freed
+        rc = s_submit_small (self, wave, total, kept, &n_kept, opts, reply_p, err);
         goto done;
     }
     s_free_rows (kept, &n_kept);

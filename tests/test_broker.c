@@ -123,9 +123,15 @@ s_error_code (Wob__Envelope *reply)
     return reply && reply->body_case == WOB__ENVELOPE__BODY_ERROR? (int) reply->error->code: 0;
 }
 
-//  Submits a wave of n sms targets (msisdn 1380000000i).
+//  How s_submit_as sends a wave: begin, chunk and commit each answered
+//  before the next (three), all in the begin (one), or the chunk in the
+//  begin and the commit after (two)
+typedef enum { SUBMIT_THREE, SUBMIT_ONE, SUBMIT_TWO } submit_mode_t;
+
+//  Submits a wave of n sms targets (msisdn 138000000i), the last one's
+//  number bad_msisdn if given; returns the last answer.
 static Wob__Envelope *
-s_submit (peer_t *peer, const char *wave_id, int n, const char *bad_msisdn)
+s_submit_as (peer_t *peer, const char *wave_id, int n, const char *bad_msisdn, submit_mode_t mode)
 {
     Wob__PlanStep step = WOB__PLAN_STEP__INIT;
     step.channel = "sms";
@@ -135,16 +141,6 @@ s_submit (peer_t *peer, const char *wave_id, int n, const char *bad_msisdn)
     wave.campaign = "C-test";
     wave.n_plan = 1;
     wave.plan = steps;
-    Wob__SubmitBegin begin = WOB__SUBMIT_BEGIN__INIT;
-    begin.wave = &wave;
-    Wob__Envelope req = WOB__ENVELOPE__INIT;
-    req.body_case = WOB__ENVELOPE__BODY_SUBMIT_BEGIN;
-    req.submit_begin = &begin;
-    Wob__Envelope *reply = s_call (peer, &req);
-    if (s_error_code (reply))
-        return reply;
-    wob_msg_free (&reply);
-
     Wob__Target *targets = calloc (n, sizeof (Wob__Target));
     Wob__Target **ptrs = calloc (n, sizeof (Wob__Target *));
     char (*numbers) [16] = calloc (n, 16);
@@ -164,20 +160,87 @@ s_submit (peer_t *peer, const char *wave_id, int n, const char *bad_msisdn)
     chunk.first_row = 1;
     chunk.n_targets = n;
     chunk.targets = ptrs;
-    req.body_case = WOB__ENVELOPE__BODY_SUBMIT_CHUNK;
-    req.submit_chunk = &chunk;
-    reply = s_call (peer, &req);
+    Wob__SubmitCommit commit = WOB__SUBMIT_COMMIT__INIT;
+    commit.wave = (char *) wave_id;
+    commit.last_row = mode == SUBMIT_THREE? 0: (uint64_t) n;
+    Wob__SubmitBegin begin = WOB__SUBMIT_BEGIN__INIT;
+    begin.wave = &wave;
+    if (mode != SUBMIT_THREE)
+        begin.chunk = &chunk;
+    if (mode == SUBMIT_ONE)
+        begin.commit = &commit;
+    Wob__Envelope req = WOB__ENVELOPE__INIT;
+    req.body_case = WOB__ENVELOPE__BODY_SUBMIT_BEGIN;
+    req.submit_begin = &begin;
+    Wob__Envelope *reply = s_call (peer, &req);
+    if (mode == SUBMIT_THREE && !s_error_code (reply)) {
+        wob_msg_free (&reply);
+        req.body_case = WOB__ENVELOPE__BODY_SUBMIT_CHUNK;
+        req.submit_chunk = &chunk;
+        reply = s_call (peer, &req);
+    }
+    if (mode != SUBMIT_ONE && !s_error_code (reply)) {
+        wob_msg_free (&reply);
+        req.body_case = WOB__ENVELOPE__BODY_SUBMIT_COMMIT;
+        req.submit_commit = &commit;
+        reply = s_call (peer, &req);
+    }
     free (targets);
     free (ptrs);
     free (numbers);
-    if (s_error_code (reply))
-        return reply;
+    return reply;
+}
+
+static Wob__Envelope *
+s_submit (peer_t *peer, const char *wave_id, int n, const char *bad_msisdn)
+{
+    return s_submit_as (peer, wave_id, n, bad_msisdn, SUBMIT_THREE);
+}
+
+//  The wave's state by name ("" when the broker does not know it)
+static const char *
+s_wave_state (peer_t *peer, const char *wave_id)
+{
+    Wob__StatusQuery query = WOB__STATUS_QUERY__INIT;
+    query.wave = (char *) wave_id;
+    Wob__Envelope req = WOB__ENVELOPE__INIT;
+    req.body_case = WOB__ENVELOPE__BODY_STATUS_QUERY;
+    req.status_query = &query;
+    Wob__Envelope *reply = s_call (peer, &req);
+    static char state [32];
+    snprintf (state, sizeof (state), "%s", reply && reply->body_case ==
+              WOB__ENVELOPE__BODY_WAVE_STATUS? wob_wave_state_name (reply->wave_status->wave->state): "");
     wob_msg_free (&reply);
-    Wob__SubmitCommit commit = WOB__SUBMIT_COMMIT__INIT;
-    commit.wave = (char *) wave_id;
-    req.body_case = WOB__ENVELOPE__BODY_SUBMIT_COMMIT;
-    req.submit_commit = &commit;
-    return s_call (peer, &req);
+    return state;
+}
+
+//  A small wave in one request: begin, chunk and commit in one message,
+//  answered by the summary; a bad row refuses all of it, leaving no wave.
+static void
+test_one_request (peer_t *client)
+{
+    printf ("a small wave in one request\n");
+    Wob__Envelope *reply = s_submit_as (client, "W-one-bad", 4, "12ab", SUBMIT_ONE);
+    CHECK_MSG (s_error_code (reply) == WOB__ERROR_CODE__ERR_INVALID
+               && strstr (reply->error->message, "row 4"), "a bad row names itself");
+    wob_msg_free (&reply);
+    CHECK_MSG (streq (s_wave_state (client, "W-one-bad"), ""),
+               "and its wave was not begun (state '%s')", s_wave_state (client, "W-one-bad"));
+    reply = s_submit_as (client, "W-one", 4, NULL, SUBMIT_ONE);
+    CHECK_MSG (reply && reply->body_case == WOB__ENVELOPE__BODY_SUBMIT_SUMMARY
+               && reply->submit_summary->received == 4,
+               "one request: the summary of its 4 orders");
+    wob_msg_free (&reply);
+    CHECK_MSG (streq (s_wave_state (client, "W-one"), "open"), "the wave is open (%s)",
+               s_wave_state (client, "W-one"));
+    reply = s_submit_as (client, "W-one", 4, NULL, SUBMIT_ONE);
+    CHECK_MSG (s_error_code (reply) == WOB__ERROR_CODE__ERR_EXISTS, "sent again: exists");
+    wob_msg_free (&reply);
+    //  The chunk with the begin, the commit on its own
+    reply = s_submit_as (client, "W-two", 3, NULL, SUBMIT_TWO);
+    CHECK_MSG (reply && reply->body_case == WOB__ENVELOPE__BODY_SUBMIT_SUMMARY
+               && reply->submit_summary->received == 3, "begin with its chunk, then the commit");
+    wob_msg_free (&reply);
 }
 
 static bool s_history_has (Wob__Order *order, const char *text);
@@ -677,6 +740,7 @@ main (void)
     s_peer_destroy (&w1);
     s_peer_destroy (&w2);
     test_wave_ended (client);
+    test_one_request (client);
     s_peer_destroy (&client);
     zactor_destroy (&broker);
     return testutil_finish ();
