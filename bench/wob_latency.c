@@ -4,8 +4,9 @@
 
       pacer    (main thread) submits the target CSV as many small waves,
                one every --wave-ms, each of rate x wave-ms / 1000 rows,
-               through the client library (wob_client_submit: begin,
-               chunk, commit, each answered after its LMDB commit).  The
+               through the client library (wob_client_submit: a wave of
+               one chunk is one request, begin carrying its chunk and
+               commit, answered after its LMDB commit).  The
                wall clock just before each submit call is that wave's
                submit time.
       workers  --workers threads, each its own DEALER connection speaking
@@ -18,7 +19,8 @@
     Measured per order (wall clock, CLOCK_REALTIME, microseconds):
       submit_to_lease      lease batch arrived at a worker - its wave's submit
                            call started (the client's whole wave submission,
-                           three durable round trips, is inside this)
+                           its reading of the files and its durable round
+                           trip, is inside this)
       created_to_lease     same arrival - the order's created_ms (the broker's
                            clock when intake created it; millisecond grain)
       outcome_to_durable   outcome acknowledgement arrived - report sent; the

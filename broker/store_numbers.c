@@ -85,13 +85,26 @@ s_index_put (store_t *self, const char *msisdn, uint32_t wave_seq, uint64_t id, 
                            err, "indexing a number");
 }
 
+//  Makes room for one more entry; false when memory is short.
+static bool
+s_list_room (store_sweep_list_t *list)
+{
+    if (list->count < list->cap)
+        return true;
+    size_t cap = list->cap? list->cap * 2: 1024;
+    store_sweep_entry_t *entries = realloc (list->entries, cap * sizeof (store_sweep_entry_t));
+    if (!entries)
+        return false;
+    list->entries = entries;
+    list->cap = cap;
+    return true;
+}
+
+//  Adds an entry to a list with room for it (s_list_room).
 static void
 s_list_add (store_sweep_list_t *list, uint64_t number, uint32_t wave_seq, uint64_t id)
 {
-    if (list->count == list->cap) {
-        list->cap = list->cap? list->cap * 2: 1024;
-        list->entries = realloc (list->entries, list->cap * sizeof (store_sweep_entry_t));
-    }
+    assert (list->count < list->cap);
     list->entries [list->count++] = (store_sweep_entry_t) { number, id, wave_seq };
 }
 
@@ -103,6 +116,9 @@ s_list_sort (store_sweep_list_t *list)
 {
     store_sweep_entry_t *from = list->entries;
     store_sweep_entry_t *to = malloc ((list->count + 1) * sizeof (store_sweep_entry_t));
+    if (!to)
+        return;                 //  unsorted: folded as well, with more page writes
+    size_t to_cap = list->count + 1;
     for (int shift = 0; shift < 64; shift += 8) {
         size_t counts [256] = { 0 };
         for (size_t i = 0; i < list->count; i++)
@@ -120,10 +136,12 @@ s_list_sort (store_sweep_list_t *list)
         store_sweep_entry_t *swap = from;
         from = to;
         to = swap;
+        size_t swap_cap = list->cap;
+        list->cap = to_cap;
+        to_cap = swap_cap;
     }
     free (to);
     list->entries = from;
-    list->cap = list->count + 1 > list->cap? list->count + 1: list->cap;
 }
 
 static void
@@ -156,6 +174,14 @@ store_numbers_load (store_t *self, MDB_txn *txn)
             rc = MDB_CORRUPTED;
             break;
         }
+        //  Every entry must be in the map and the list: a sweep clears
+        //  what it did not fold otherwise (the log never holds more than
+        //  the map takes: adds beyond that go to the B-tree)
+        if (numbermap_size (self->recent) >= STORE_NUMBERS_RECENT_MAX
+        ||  !s_list_room (&self->unswept)) {
+            rc = ENOMEM;
+            break;
+        }
         if (numbermap_add (self->recent, entry.number, entry.wave_seq, entry.id))
             s_list_add (&self->unswept, entry.number, entry.wave_seq, entry.id);
     }
@@ -184,11 +210,13 @@ store_msisdn_add (store_t *self, const char *msisdn, uint32_t wave_seq, uint64_t
                          "characters, at most %d are kept", msisdn, len, NUMBER_MAX - 1);
     self->number.valid = false;
     //  Many at once, the log is full (folding has not kept up), an id the
-    //  running sweep would clear without folding, or a number that does
-    //  not pack (the sweep sorts packed numbers; intake lets none through)
+    //  running sweep would clear without folding, a number that does not
+    //  pack (the sweep sorts packed numbers; intake lets none through), or
+    //  no memory to list it for the next sweep
     uint64_t packed;
     if (bulk || numbermap_size (self->recent) >= STORE_NUMBERS_RECENT_MAX
-    ||  (self->sweep.active && id <= self->sweep.last_id) || !number_pack (msisdn, &packed))
+    ||  (self->sweep.active && id <= self->sweep.last_id) || !number_pack (msisdn, &packed)
+    ||  !s_list_room (&self->unswept))
         return s_index_put (self, msisdn, wave_seq, id, err);
     uint8_t k [12];
     store_priv_put_u64 (k, id);
