@@ -288,6 +288,14 @@ s_submit_small (wob_client_t *self, Wob__Wave *wave, uint64_t total, Wob__Target
         return s_unreachable (self, err);
     int rc = 0;
     *reply_p = s_wait (self, id, self->timeout_ms, &rc, err);
+    if (*reply_p && (*reply_p)->body_case != WOB__ENVELOPE__BODY_SUBMIT_SUMMARY) {
+        //  A broker from before one-request waves answers the begin alone
+        wob_msg_free (reply_p);
+        return wob_fail (err, WOB_ERR_REFUSED, "the broker at %s answered the wave's begin "
+                         "but not its rows: it is older than this client; wave '%s' is "
+                         "begun there and holds no rows (upgrade the broker, or submit "
+                         "with a client of its version)", self->endpoint, wave->id);
+    }
     if (*reply_p && opts->progress)
         opts->progress (opts->arg, total, total);
     return rc;
