@@ -181,6 +181,7 @@ struct _broker_t {
         void *rows [5];
     } tally_memo;
     uint64_t tally_flushes;     //  tally_flush calls
+    size_t tally_rows;          //  tally rows cached, all waves (tally.c)
     char tally_day [16];        //  today, for the day tallies (tally.c)
     int64_t tally_day_from, tally_day_to;   //  today's bounds (ms)
     http_t *http;               //  dashboard server, or NULL (http.c)
