@@ -137,16 +137,24 @@ s_home (numbermap_t *self, uint64_t number)
     return (size_t) s_hash (number) & self->mask;
 }
 
-bool
-numbermap_add (numbermap_t *self, uint64_t number, uint32_t wave_seq, uint64_t id)
+//  The slot holding the entry, or the empty slot that ends its run.
+static size_t
+s_slot (numbermap_t *self, uint64_t number, uint32_t wave_seq, uint64_t id)
 {
     size_t i = s_home (self, number);
     for (; self->slots [i].number; i = (i + 1) & self->mask) {
         slot_t *slot = &self->slots [i];
         if (slot->number == number && slot->id == id && slot->wave_seq == wave_seq)
-            return false;
+            break;
     }
-    if (self->size >= self->capacity)
+    return i;
+}
+
+bool
+numbermap_add (numbermap_t *self, uint64_t number, uint32_t wave_seq, uint64_t id)
+{
+    size_t i = s_slot (self, number, wave_seq, id);
+    if (self->slots [i].number || self->size >= self->capacity)
         return false;
     self->slots [i] = (slot_t) { number, id, wave_seq };
     self->size++;
@@ -157,12 +165,7 @@ numbermap_add (numbermap_t *self, uint64_t number, uint32_t wave_seq, uint64_t i
 bool
 numbermap_remove (numbermap_t *self, uint64_t number, uint32_t wave_seq, uint64_t id)
 {
-    size_t hole = s_home (self, number);
-    for (; self->slots [hole].number; hole = (hole + 1) & self->mask) {
-        slot_t *slot = &self->slots [hole];
-        if (slot->number == number && slot->id == id && slot->wave_seq == wave_seq)
-            break;
-    }
+    size_t hole = s_slot (self, number, wave_seq, id);
     if (!self->slots [hole].number)
         return false;
     //  Backward shift: move up each later entry of the run whose home is

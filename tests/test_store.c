@@ -1369,26 +1369,45 @@ s_stop_now (void *arg)
     return true;
 }
 
-//  Keys of one of a closed store's databases, read with raw LMDB calls,
-//  space-separated in B-tree order ("" when it cannot be read)
+//  Opens a closed store's database for reading with raw LMDB calls: 0, or
+//  an LMDB error (what was opened is closed by s_raw_close either way)
+static int
+s_raw_open (const char *dir, const char *db, MDB_env **env, MDB_txn **txn, MDB_dbi *dbi)
+{
+    *env = NULL;
+    *txn = NULL;
+    int rc = mdb_env_create (env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs (*env, 32);
+    if (rc == 0)
+        rc = mdb_env_open (*env, dir, MDB_RDONLY, 0644);
+    if (rc == 0)
+        rc = mdb_txn_begin (*env, NULL, MDB_RDONLY, txn);
+    if (rc == 0)
+        rc = mdb_dbi_open (*txn, db, 0, dbi);
+    return rc;
+}
+
+static void
+s_raw_close (MDB_env *env, MDB_txn *txn)
+{
+    if (txn)
+        mdb_txn_abort (txn);
+    mdb_env_close (env);
+}
+
+//  Keys of one of a closed store's databases, space-separated in B-tree
+//  order ("" when it cannot be read)
 static char *
 s_raw_keys (const char *dir, const char *db, char *out, size_t size)
 {
-    MDB_env *env = NULL;
-    MDB_txn *txn = NULL;
+    MDB_env *env;
+    MDB_txn *txn;
     MDB_cursor *cursor = NULL;
     MDB_dbi dbi;
     size_t len = 0;
     out [0] = 0;
-    int rc = mdb_env_create (&env);
-    if (rc == 0)
-        rc = mdb_env_set_maxdbs (env, 32);
-    if (rc == 0)
-        rc = mdb_env_open (env, dir, MDB_RDONLY, 0644);
-    if (rc == 0)
-        rc = mdb_txn_begin (env, NULL, MDB_RDONLY, &txn);
-    if (rc == 0)
-        rc = mdb_dbi_open (txn, db, 0, &dbi);
+    int rc = s_raw_open (dir, db, &env, &txn, &dbi);
     if (rc == 0)
         rc = mdb_cursor_open (txn, dbi, &cursor);
     MDB_val key, val;
@@ -1398,9 +1417,7 @@ s_raw_keys (const char *dir, const char *db, char *out, size_t size)
                          (int) key.mv_size, (char *) key.mv_data);
     if (cursor)
         mdb_cursor_close (cursor);
-    if (txn)
-        mdb_txn_abort (txn);
-    mdb_env_close (env);
+    s_raw_close (env, txn);
     return out;
 }
 
@@ -1408,24 +1425,14 @@ s_raw_keys (const char *dir, const char *db, char *out, size_t size)
 static size_t
 s_raw_count (const char *dir, const char *db)
 {
-    MDB_env *env = NULL;
-    MDB_txn *txn = NULL;
+    MDB_env *env;
+    MDB_txn *txn;
     MDB_dbi dbi;
     MDB_stat stat = { 0 };
-    int rc = mdb_env_create (&env);
-    if (rc == 0)
-        rc = mdb_env_set_maxdbs (env, 32);
-    if (rc == 0)
-        rc = mdb_env_open (env, dir, MDB_RDONLY, 0644);
-    if (rc == 0)
-        rc = mdb_txn_begin (env, NULL, MDB_RDONLY, &txn);
-    if (rc == 0)
-        rc = mdb_dbi_open (txn, db, 0, &dbi);
+    int rc = s_raw_open (dir, db, &env, &txn, &dbi);
     if (rc == 0)
         rc = mdb_stat (txn, dbi, &stat);
-    if (txn)
-        mdb_txn_abort (txn);
-    mdb_env_close (env);
+    s_raw_close (env, txn);
     return rc? (size_t) -1: stat.ms_entries;
 }
 
