@@ -610,13 +610,19 @@ s_message_waiting (void *arg)
     return (zsock_events (((broker_t *) arg)->router) & ZMQ_POLLIN) != 0;
 }
 
-//  True when numbers waiting in the log may be folded now (drain: any
-//  of them, the broker has been quiet for DRAIN_MS).
+//  Whether any number waiting in the log may be folded: the broker has
+//  been quiet for DRAIN_MS
+static bool
+s_drain (broker_t *self, int64_t now)
+{
+    return now - self->last_message >= DRAIN_MS;
+}
+
+//  True when numbers waiting in the log may be folded now.
 static bool
 s_fold_ready (broker_t *self, int64_t now)
 {
-    return now >= self->fold_after
-        && store_numbers_foldable (self->store, now - self->last_message >= DRAIN_MS);
+    return now >= self->fold_after && store_numbers_foldable (self->store, s_drain (self, now));
 }
 
 //  In an idle turn, folds a slice of recent numbers into the number
@@ -627,8 +633,7 @@ s_fold_numbers (broker_t *self, char *err)
     size_t moved;
     int64_t now = zclock_mono ();
     if (s_fold_ready (self, now) && !s_message_waiting (self))
-        return store_numbers_fold (self->store, FOLD_SLICE,
-                                   now - self->last_message >= DRAIN_MS,
+        return store_numbers_fold (self->store, FOLD_SLICE, s_drain (self, now),
                                    s_message_waiting, self, &moved, err);
     return 0;
 }
