@@ -360,6 +360,7 @@ s_teardown (broker_t *self)
     workers_destroy (&self->workers);
     routes_destroy (&self->routes);
     waves_teardown (self);
+    tally_teardown (self);
     store_destroy (&self->store);
     rulebook_destroy (&self->rules);
     for (int c = 0; c < BROKER_MAX_CHANNELS; c++) {

@@ -121,6 +121,7 @@ typedef struct _leases_t leases_t;
 typedef struct _broker_t broker_t;
 typedef struct _http_t http_t;
 typedef struct _metrics_t metrics_t;
+typedef struct _tally_memo_t tally_memo_t;
 
 struct _broker_t {
     broker_config_t config;     //  settings (owned)
@@ -172,15 +173,8 @@ struct _broker_t {
     size_t turn_targets;        //  targets stored in this turn
     int64_t last_message;       //  when a turn last handled one (zclock_mono)
     int64_t fold_after;         //  no idle fold before (zclock_mono): one failed
-    struct {                    //  the last order's rows (tally.c): a
-        uint64_t order_id;      //  transition counts two events of one order
-        int64_t turn;           //  valid in this turn (turn_start_us) ...
-        uint64_t flushes;       //  ... until the rows are flushed
-        char worker [80];       //  the worker it was counted under
-        int n;
-        void *rows [5];
-    } tally_memo;
-    uint64_t tally_flushes;     //  tally_flush calls
+    tally_memo_t *tally_memo;   //  orders' rows, lease to outcome (tally.c)
+    uint64_t tally_epoch;       //  bumped whenever cached rows are dropped
     size_t tally_rows;          //  tally rows cached, all waves (tally.c)
     char tally_day [16];        //  today, for the day tallies (tally.c)
     int64_t tally_day_from, tally_day_to;   //  today's bounds (ms)
@@ -594,6 +588,9 @@ void tally_imported (broker_t *self, Wob__Order *order, int group, int label, in
 int tally_flush (broker_t *self, char *err);
 //  Frees a wave's cached rows.
 void tally_wave_destroy (wave_t *wave);
+//  Forgets every row remembered for orders (the waves' caches were dropped).
+void tally_forget (broker_t *self);
+void tally_teardown (broker_t *self);
 
 //  --- reports.c ----------------------------------------------------------
 //  The report a query asks for (*report_p heap), or an error code with err:

@@ -49,6 +49,7 @@ void
 waves_reset (broker_t *self)
 {
     self->last_wave = NULL;
+    tally_forget (self);        //  the rows go with their waves
     zlistx_purge (self->dirty_waves);
     broker_waves_changed (self);
     zhashx_purge (self->waves_by_seq);
