@@ -122,9 +122,17 @@ leases_grant (broker_t *self, worker_t *worker, Wob__Order *order, char *err)
     if (order->attempts == 1)
         order->contacted_ms = self->now;    //  what frequency caps count
     order->lease_deadline_ms = self->now + channel->lease_ms;
+    //  "leased to W until T (attempt N)", built by hand: every lease's
     char reason [160], when [32];
-    snprintf (reason, sizeof (reason), "leased to %s until %s (attempt %u)", worker->name,
-              wob_format_time (order->lease_deadline_ms, when, sizeof (when)), order->attempts);
+    size_t len = 0;
+    wob_append (reason, sizeof (reason), &len, "leased to ");
+    wob_append (reason, sizeof (reason), &len, worker->name);
+    wob_append (reason, sizeof (reason), &len, " until ");
+    wob_append (reason, sizeof (reason), &len,
+                wob_format_time (order->lease_deadline_ms, when, sizeof (when)));
+    wob_append (reason, sizeof (reason), &len, " (attempt ");
+    wob_append_u64 (reason, sizeof (reason), &len, order->attempts);
+    wob_append (reason, sizeof (reason), &len, ")");
     int rc = lifecycle_move (self, order, WOB__STATE__STATE_DISPATCHED, "dispatch", reason, err);
     if (!rc && order->attempts == 1)
         lifecycle_count_contact (self, order);  //  retries of one order are one contact
@@ -386,8 +394,13 @@ s_outcome (broker_t *self, worker_t *worker, Wob__OutcomeItem *item, bool *faile
                       order->attempts == 1? "": "s", order->fallback, order->transferred_to, note);
         }
     }
-    else
-        snprintf (reason, sizeof (reason), "outcome %s %s", outcome_name, note);
+    else {
+        size_t len = 0;             //  the common case, by hand
+        wob_append (reason, sizeof (reason), &len, "outcome ");
+        wob_append (reason, sizeof (reason), &len, outcome_name);
+        wob_append (reason, sizeof (reason), &len, " ");
+        wob_append (reason, sizeof (reason), &len, note);
+    }
     if (closed && (to == WOB__STATE__STATE_RETRY || to == WOB__STATE__STATE_DEFERRED
                ||  to == WOB__STATE__STATE_TRANSFERRED)) {
         to = closed;

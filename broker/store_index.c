@@ -242,8 +242,15 @@ store_lease_each (store_t *self, store_id_fn *fn, void *arg, char *err)
 static size_t
 s_suppress_key (char *k, size_t size, const char *msisdn, const char *channel)
 {
-    int len = snprintf (k, size, "%s%c%s", msisdn, 0, channel? channel: "");
-    return len < 0 || (size_t) len >= size? size - 1: (size_t) len;
+    //  "NUMBER\0CHANNEL", truncated to size - 1 (by hand: dispatch looks
+    //  up every order's number)
+    size_t len = 0;
+    wob_append (k, size, &len, msisdn);
+    if (len < size - 1) {
+        k [len++] = 0;
+        wob_append (k, size, &len, channel? channel: "");
+    }
+    return len;
 }
 
 int

@@ -90,19 +90,6 @@ s_day (broker_t *self)
     return self->tally_day;
 }
 
-//  Appends text to out (of size) at *len, truncating: no printf on the
-//  path every order takes.
-static void
-s_append (char *out, size_t size, size_t *len, const char *text)
-{
-    size_t n = strlen (text);
-    if (n > size - 1 - *len)
-        n = size - 1 - *len;
-    memcpy (out + *len, text, n);
-    *len += n;
-    out [*len] = 0;
-}
-
 //  "province/city/district/grid" without trailing empty levels.
 static void
 s_region (const Wob__Target *t, char *out, size_t size)
@@ -116,8 +103,8 @@ s_region (const Wob__Target *t, char *out, size_t size)
     out [0] = 0;
     for (int i = 0; i <= last; i++) {
         if (i)
-            s_append (out, size, &len, "/");
-        s_append (out, size, &len, levels [i]? levels [i]: "");
+            wob_append (out, size, &len, "/");
+        wob_append (out, size, &len, levels [i]? levels [i]: "");
     }
 }
 
@@ -140,7 +127,7 @@ s_row (broker_t *self, wave_t *wave, char dimension, const char *value, char *er
     char key [512];
     key [0] = dimension;
     size_t len = 1;
-    s_append (key, sizeof (key), &len, value);
+    wob_append (key, sizeof (key), &len, value);
     if (!wave->tallies) {
         wave->tallies = zhashx_new ();
         zhashx_set_destructor (wave->tallies, s_row_destroy);

@@ -60,6 +60,11 @@ char *wob_format_time (int64_t ms, char *buf, size_t size);
 //  only) or epoch seconds; returns 0 and sets *ms, or -1.
 int wob_parse_time (const char *text, int64_t *ms);
 
+//  Appends text, or n in decimal, to out (of size) at *len, truncating:
+//  for texts built on every order's path, where printf's parsing shows.
+void wob_append (char *out, size_t size, size_t *len, const char *text);
+void wob_append_u64 (char *out, size_t size, size_t *len, uint64_t n);
+
 //  Replaces a protobuf-c string field with a copy of value, freeing the old
 //  one unless it is protobuf-c's shared empty string.
 void wob_str_set (char **field, const char *value);

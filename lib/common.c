@@ -103,7 +103,9 @@ wob_format_time (int64_t ms, char *buf, size_t size)
         strftime (last_text, sizeof (last_text), "%Y-%m-%d %H:%M:%S", &tm);
         last_secs = secs;
     }
-    snprintf (buf, size, "%s", last_text);
+    size_t len = 0;
+    if (size)
+        wob_append (buf, size, &len, last_text);
     return buf;
 }
 
@@ -242,6 +244,28 @@ wob_utf8_valid (const char *s, size_t len)
         p += n + 1;
     }
     return true;
+}
+
+void
+wob_append (char *out, size_t size, size_t *len, const char *text)
+{
+    size_t n = strlen (text);
+    if (n > size - 1 - *len)
+        n = size - 1 - *len;
+    memcpy (out + *len, text, n);
+    *len += n;
+    out [*len] = 0;
+}
+
+void
+wob_append_u64 (char *out, size_t size, size_t *len, uint64_t n)
+{
+    char digits [24], *p = digits + sizeof (digits);
+    *--p = 0;
+    do
+        *--p = (char) ('0' + n % 10);
+    while (n /= 10);
+    wob_append (out, size, len, p);
 }
 
 void
