@@ -70,29 +70,27 @@ s_outbox_item_destroy (void **item_p)
     }
 }
 
-//  Packs env now (it may refer to what the turn changes later) and frees
-//  it, or with borrowed set leaves its body to the caller.
+//  Queues a packed message for after the commit (takes *body_p).
 static void
-s_outbox_add_body (broker_t *self, zframe_t *routing, Wob__Envelope *env, bool reply,
-                   bool borrowed)
+s_outbox_add_frame (broker_t *self, zframe_t *routing, zframe_t **body_p, uint64_t request_id,
+                    bool reply)
 {
     outbox_item_t *item = calloc (1, sizeof (outbox_item_t));
     item->routing = zframe_dup (routing);
-    item->body = wob_msg_pack (env);
-    item->request_id = env->request_id;
+    item->body = *body_p;
+    *body_p = NULL;
+    item->request_id = request_id;
     item->reply = reply;
-    if (borrowed) {
-        env->error = NULL;      //  the oneof's pointers are one
-        env->body_case = WOB__ENVELOPE__BODY__NOT_SET;
-    }
-    wob_msg_free (&env);
     zlistx_add_end (self->outbox, item);
 }
 
+//  Packs env now (it may refer to what the turn changes later) and frees it.
 static void
 s_outbox_add (broker_t *self, zframe_t *routing, Wob__Envelope *env, bool reply)
 {
-    s_outbox_add_body (self, routing, env, reply, false);
+    zframe_t *body = wob_msg_pack (env);
+    s_outbox_add_frame (self, routing, &body, env->request_id, reply);
+    wob_msg_free (&env);
 }
 
 void
@@ -156,10 +154,9 @@ broker_send (broker_t *self, zframe_t *routing, Wob__Envelope__BodyCase body_cas
 }
 
 void
-broker_send_borrowed (broker_t *self, zframe_t *routing, Wob__Envelope__BodyCase body_case,
-                      void *body)
+broker_send_frame (broker_t *self, zframe_t *routing, zframe_t **frame_p)
 {
-    s_outbox_add_body (self, routing, s_wrap (0, body_case, body), false, true);
+    s_outbox_add_frame (self, routing, frame_p, 0, false);
 }
 
 channel_t *

@@ -35,6 +35,7 @@
 #include "wob.h"
 #include "store.h"
 #include "rulebook.h"
+#include "leasebatch.h"
 
 #define BROKER_MAX_CHANNELS STORE_MAX_CHANNELS
 
@@ -198,9 +199,8 @@ void broker_answer_error (broker_t *self, zframe_t *routing, uint64_t request_id
 //  The same for a message to a worker (dropped if the group fails).
 void broker_send (broker_t *self, zframe_t *routing, Wob__Envelope__BodyCase body_case,
                   void *body);
-//  The same, packing body now but leaving it to the caller.
-void broker_send_borrowed (broker_t *self, zframe_t *routing, Wob__Envelope__BodyCase body_case,
-                           void *body);
+//  The same for a message packed already (takes *frame_p).
+void broker_send_frame (broker_t *self, zframe_t *routing, zframe_t **frame_p);
 //  Queues an error reply to the message in hand.
 void broker_error (broker_t *self, int code, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
@@ -426,7 +426,7 @@ struct _worker_t {
     int64_t last_seen_ms;       //  last message
     char **owns;                //  declared ranges / regions
     size_t n_owns;
-    Wob__Leases *batch;         //  leases granted this turn, sent after commit
+    leasebatch_t *batch;        //  leases granted this turn, sent after commit
     bucket_t bucket;            //  per-worker throttle (rule file)
     uint64_t assigned;          //  orders leased to it in this session
     size_t heap_index;          //  position in its channel's heap

@@ -148,19 +148,14 @@ leases_grant (broker_t *self, worker_t *worker, Wob__Order *order, char *err)
     dispatch_worker_changed (self, worker);
     //  The order travels to the worker after the commit.
     if (!worker->batch) {
-        worker->batch = calloc (1, sizeof (Wob__Leases));
-        wob__leases__init (worker->batch);
+        if (!(worker->batch = leasebatch_new ()))
+            return wob_fail (err, WOB_ERR_NOMEM, "out of memory queueing a lease");
         workers_pending (self, worker);
     }
-    Wob__Leases *batch = worker->batch;
-    batch->items = realloc (batch->items, (batch->n_items + 1) * sizeof (Wob__LeaseItem *));
-    Wob__LeaseItem *item = calloc (1, sizeof (Wob__LeaseItem));
-    wob__lease_item__init (item);
     wave_t *wave = broker_wave_by_seq (self, order->wave_seq);
-    item->order = order;                //  takes ownership
-    item->sms_template = strdup (wave? wave->wave->sms_template: "");
-    item->script = strdup (wave? wave->wave->script: "");
-    batch->items [batch->n_items++] = item;
+    if (leasebatch_add (worker->batch, order, wave? wave->wave->sms_template: "",
+                        wave? wave->wave->script: ""))      //  takes order
+        return wob_fail (err, WOB_ERR_NOMEM, "out of memory queueing a lease");
     return 0;
 }
 

@@ -29,8 +29,7 @@ s_worker_destroy (void **item_p)
         free (worker->owns [i]);
     free (worker->owns);
     free (worker->routes);
-    if (worker->batch)
-        wob__leases__free_unpacked (worker->batch, NULL);
+    leasebatch_destroy (&worker->batch);
     free (worker);
     *item_p = NULL;
 }
@@ -294,9 +293,7 @@ workers_recount (broker_t *self)
     for (worker_t *w = zhashx_first (self->workers->by_routing); w;
          w = zhashx_next (self->workers->by_routing)) {
         w->outstanding = leases_held_by (self->leases, w->name);
-        if (w->batch)
-            wob__leases__free_unpacked (w->batch, NULL);
-        w->batch = NULL;
+        leasebatch_destroy (&w->batch);
         dispatch_worker_add (self, w);
         //  Routes were reloaded: routes_sweep attaches the workers again
         free (w->routes);
@@ -333,14 +330,21 @@ workers_flush (broker_t *self)
 {
     for (worker_t *w = zlistx_first (self->workers->pending); w;
          w = zlistx_next (self->workers->pending)) {
-        Wob__Leases *batch = w->batch;
+        leasebatch_t *batch = w->batch;
         if (!batch)
             continue;
         w->batch = NULL;
-        broker_send_borrowed (self, w->routing, WOB__ENVELOPE__BODY_LEASES, batch);
-        for (size_t i = 0; i < batch->n_items; i++)
-            store_order_keep (self->store, &batch->items [i]->order);
-        wob__leases__free_unpacked (batch, NULL);
+        zframe_t *frame = leasebatch_pack (batch);
+        if (frame)
+            broker_send_frame (self, w->routing, &frame);
+        else        //  not sent: the leases end by expiry, as if lost on the way
+            zsys_error ("out of memory packing %zu leases for %s", leasebatch_size (batch),
+                        w->name);
+        for (size_t i = 0; i < leasebatch_size (batch); i++) {
+            Wob__Order *order = leasebatch_take (batch, i);
+            store_order_keep (self->store, &order);
+        }
+        leasebatch_destroy (&batch);
     }
     zlistx_purge (self->workers->pending);
 }
