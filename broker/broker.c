@@ -694,6 +694,8 @@ s_turn (broker_t *self, bool idle)
             rc = control_sweep (self, err);
         if (rc)
             snprintf (self->group_error, sizeof (self->group_error), "%s", err);
+        else
+            waves_retire (self);
     }
     if (!*self->group_error) {
         int rc = routes_sweep (self, err);
@@ -752,8 +754,9 @@ broker_actor (zsock_t *pipe, void *args)
         return;
     }
     zstr_send (pipe, "READY");
-    zsys_info ("broker ready on %s (data %s, %zu waves, %zu leases)", self->config.endpoint,
-               self->config.data_dir, zhashx_size (self->waves), leases_count (self->leases));
+    zsys_info ("broker ready on %s (data %s, %zu waves in memory, %zu drained ones out of it, "
+               "%zu leases)", self->config.endpoint, self->config.data_dir,
+               zhashx_size (self->waves), waves_retired_count (self), leases_count (self->leases));
     //  One zmq_poll over the pipe, the ROUTER, with the dashboard on
     //  libmicrohttpd's epoll descriptor (a plain fd, which zpoller cannot
     //  take), and with CurveZMQ the ZAP handler.  HTTP is served between

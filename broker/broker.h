@@ -103,6 +103,8 @@ typedef struct {
     zhashx_t *tallies;          //  report rows cached by tally.c
     zlistx_t *tally_dirty;      //  the rows changed in this group
     bool dirty_listed;          //  in the broker's dirty_waves
+    int64_t used_ms;            //  last looked up (broker clock): idle drained
+                                //  waves leave memory (waves_retire)
 } wave_t;
 
 typedef struct _workers_t workers_t;
@@ -133,6 +135,11 @@ struct _broker_t {
     int port;                   //  bound port for tcp://...:*
     zhashx_t *waves;            //  wave id -> wave_t
     zhashx_t *waves_by_seq;     //  "seq" -> wave_t (not owned)
+    //  Waves out of memory (waves.c): drained, idle, read back when asked for
+    zhashx_t *retired;          //  wave id -> retired_t
+    zhashx_t *retired_by_seq;   //  seq (id map) -> retired_t (not owned)
+    store_stats_t retired_stats;    //  their counts summed, for /metrics
+    uint64_t retired_states [8];    //  how many, by wave state
     wave_t *last_wave;          //  broker_wave_by_seq's last answer
     wave_t **open_waves;        //  the waves in state open (broker_open_waves)
     size_t n_open, open_cap;
@@ -216,7 +223,15 @@ int waves_flush (broker_t *self, char *err);
 wave_t *broker_wave (broker_t *self, const char *wave_id);
 wave_t *broker_wave_by_seq (broker_t *self, uint32_t seq);
 //  Adds a wave loaded or created by intake (takes ownership of wave).
-wave_t *broker_wave_add (broker_t *self, Wob__Wave *wave);
+//  NULL with err set when its counts cannot be read (wave freed).
+wave_t *broker_wave_add (broker_t *self, Wob__Wave *wave, char *err);
+//  Takes drained waves that have not been looked up for WAVE_IDLE_MS out
+//  of memory, a few per call (the tick): broker_wave and
+//  broker_wave_by_seq read such a wave back when it is asked for.
+void waves_retire (broker_t *self);
+//  Reads back the retired waves of a campaign (a report sums them all).
+int waves_recall_campaign (broker_t *self, const char *campaign, char *err);
+size_t waves_retired_count (broker_t *self);
 //  Says the wave's counts, rule counts or report tallies changed in this
 //  turn: the turn's end writes back those of such waves only.
 void broker_wave_dirty (broker_t *self, wave_t *wave);

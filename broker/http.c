@@ -3,7 +3,9 @@
 
       GET /                     the dashboard page (HTML, CSS, JS embedded
                                 in the binary at build time, broker/web/)
-      GET /api/waves            every wave: state, counts, progress, report
+      GET /api/waves            the waves in memory (all but drained, idle
+                                ones: "retired" counts those): state,
+                                counts, progress, report
       GET /api/waves/ID         one wave (its "report" is `wobctl report
                                 --wave ID --json`, from lib/report.c)
       GET /api/report?wave=W|campaign=C&by=D&level=N&under=PATH
@@ -242,24 +244,32 @@ s_api_waves (http_t *self, struct MHD_Connection *conn, const char *id)
 {
     broker_t *broker = self->broker;
     if (id) {
+        //  A wave out of memory is read back: inside the read transaction
+        char err [WOB_ERRLEN];
+        bool reading = store_read_begin (broker->store, err) == 0;
         wave_t *wave = broker_wave (broker, id);
         if (!wave) {
+            if (reading)
+                store_read_end (broker->store);
             char message [200];
             snprintf (message, sizeof (message), "wave '%.64s' does not exist", id);
             return s_error (conn, MHD_HTTP_NOT_FOUND, message);
         }
         body_t body;
-        if (!s_open (&body))
+        if (!s_open (&body)) {
+            if (reading)
+                store_read_end (broker->store);
             return MHD_NO;
-        char err [WOB_ERRLEN];
-        bool reading = store_read_begin (broker->store, err) == 0;
+        }
         s_wave_json (broker, wave, body.out);
         if (reading)
             store_read_end (broker->store);
         fputc ('\n', body.out);
         return s_reply (conn, MHD_HTTP_OK, S_JSON, &body);
     }
-    //  Newest first: the page shows the live ones at the top.
+    //  The waves in memory (drained ones leave it after a while: "retired"
+    //  says how many, each still at /api/waves/ID), newest first: the page
+    //  shows the live ones at the top.
     size_t count = zhashx_size (broker->waves);
     wave_t **waves = calloc (count + 1, sizeof (wave_t *));
     body_t body;
@@ -272,7 +282,8 @@ s_api_waves (http_t *self, struct MHD_Connection *conn, const char *id)
          wave = zhashx_next (broker->waves))
         waves [i++] = wave;
     qsort (waves, i, sizeof (wave_t *), s_by_seq_desc);
-    fprintf (body.out, "{\"now_ms\": %" PRId64 ", \"waves\": [", broker->now);
+    fprintf (body.out, "{\"now_ms\": %" PRId64 ", \"retired\": %zu, \"waves\": [",
+             broker->now, waves_retired_count (broker));
     char err [WOB_ERRLEN];
     bool reading = store_read_begin (broker->store, err) == 0;
     for (size_t j = 0; j < i; j++) {

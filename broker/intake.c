@@ -162,7 +162,10 @@ s_begin (broker_t *self, Wob__SubmitBegin *msg, wave_t **wave_p)
             broker_error (self, WOB__ERROR_CODE__ERR_STORE, "submit: %s", err);
             return NULL;
         }
-        *wave_p = broker_wave_add (self, wave);
+        if (!(*wave_p = broker_wave_add (self, wave, err))) {
+            broker_error (self, WOB__ERROR_CODE__ERR_STORE, "submit: %s", err);
+            return NULL;
+        }
         zsys_info ("wave %s (campaign %s, seq %u): loading", wave->id, wave->campaign, wave->seq);
     }
     Wob__SubmitBeginReply *body = calloc (1, sizeof (*body));

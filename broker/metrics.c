@@ -203,6 +203,13 @@ metrics_prometheus (broker_t *self, FILE *out)
     uint64_t states [BROKER_MAX_CHANNELS][16] = { { 0 } };
     uint64_t outcomes [BROKER_MAX_CHANNELS][16] = { { 0 } };
     uint64_t waves [8] = { 0 };
+    //  Waves out of memory count with what they held when they left
+    for (int c = 0; c < BROKER_MAX_CHANNELS; c++)
+        for (int s = 0; s < 16; s++) {
+            states [c][s] = self->retired_stats.channel_state [c][s];
+            outcomes [c][s] = self->retired_stats.channel_outcome [c][s];
+        }
+    memcpy (waves, self->retired_states, sizeof (waves));
     for (wave_t *wave = zhashx_first (self->waves); wave; wave = zhashx_next (self->waves)) {
         for (int c = 0; c < BROKER_MAX_CHANNELS; c++)
             for (int s = 0; s < 16; s++) {
@@ -276,6 +283,9 @@ metrics_prometheus (broker_t *self, FILE *out)
     s_family (out, "wob_waves", "gauge", "Waves by state.");
     for (int s = WOB__WAVE_STATE__WAVE_LOADING; s <= WOB__WAVE_STATE__WAVE_ENDED; s++)
         fprintf (out, "wob_waves{state=\"%s\"} %" PRIu64 "\n", wob_wave_state_name (s), waves [s]);
+    s_family (out, "wob_waves_in_memory", "gauge", "Waves held in memory; the others are "
+              "drained and idle, read back from the store when asked for.");
+    fprintf (out, "wob_waves_in_memory %zu\n", zhashx_size (self->waves));
     s_family (out, "wob_store_size_bytes", "gauge", "Bytes of the LMDB data file in use.");
     fprintf (out, "wob_store_size_bytes %zu\n", store_size_bytes (self->store));
     s_family (out, "wob_numbers_unfolded", "gauge", "Numbers indexed but not yet folded "

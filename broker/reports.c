@@ -177,6 +177,9 @@ reports_build (broker_t *self, Wob__ReportQuery *msg, Wob__Report **report_p, ch
     if (msg->level > 4)
         return wob_fail (err, WOB_ERR_INVALID, "report: region level %u: levels are 1 "
                          "province, 2 city, 3 district, 4 grid", msg->level);
+    //  A campaign's report sums every wave of it: those out of memory too
+    if (*msg->campaign && waves_recall_campaign (self, msg->campaign, err))
+        return WOB_ERR_STORE;
     size_t max = zhashx_size (self->waves) + 1;
     wave_t **waves = calloc (max, sizeof (wave_t *));
     size_t n_waves = s_waves (self, msg, waves, max);
