@@ -256,6 +256,8 @@ s_setup (broker_t *self, broker_config_t *config, char *err)
     if (!self->store)
         return WOB_ERR_STORE;
     waves_setup (self);
+    if (tally_setup (self, err))
+        return WOB_ERR_NOMEM;
     self->workers = workers_new ();
     self->leases = leases_new ();
     self->routes = routes_new ();
@@ -754,7 +756,7 @@ broker_actor (zsock_t *pipe, void *args)
         return;
     }
     zstr_send (pipe, "READY");
-    zsys_info ("broker ready on %s (data %s, %zu waves in memory, %zu drained ones out of it, "
+    zsys_info ("broker ready on %s (data %s; waves: %zu in memory, %zu drained and out of it; "
                "%zu leases)", self->config.endpoint, self->config.data_dir,
                zhashx_size (self->waves), waves_retired_count (self), leases_count (self->leases));
     //  One zmq_poll over the pipe, the ROUTER, with the dashboard on

@@ -37,6 +37,7 @@
 #include "rulebook.h"
 #include "leasebatch.h"
 
+#define BROKER_WAVE_STATES (WOB__WAVE_STATE__WAVE_ENDED + 1)
 #define BROKER_MAX_CHANNELS STORE_MAX_CHANNELS
 
 //  Token bucket for throttling: refilled at a rate, spent one per lease.
@@ -86,7 +87,7 @@ typedef struct {
     bool plain;                 //  no CurveZMQ: asked for explicitly
 } broker_config_t;
 
-//  One wave in memory (all waves are: they are few, orders are not).
+//  One wave in memory (every wave in use; drained, idle ones retire, waves.c).
 typedef struct {
     Wob__Wave *wave;            //  the stored record
     store_stats_t stats;        //  running counts, written back at commit
@@ -139,7 +140,7 @@ struct _broker_t {
     zhashx_t *retired;          //  wave id -> retired_t
     zhashx_t *retired_by_seq;   //  seq (id map) -> retired_t (not owned)
     store_stats_t retired_stats;    //  their counts summed, for /metrics
-    uint64_t retired_states [8];    //  how many, by wave state
+    uint64_t retired_states [BROKER_WAVE_STATES];   //  how many, by wave state
     wave_t *last_wave;          //  broker_wave_by_seq's last answer
     wave_t **open_waves;        //  the waves in state open (broker_open_waves)
     size_t n_open, open_cap;
@@ -220,6 +221,12 @@ int waves_load (broker_t *self, char *err);
 //  Writes back what changed in the turn's waves (counts, rule counts,
 //  report tallies); none is listed as changed after.
 int waves_flush (broker_t *self, char *err);
+//  The wave, marked as used now.  A retired wave is read back from the
+//  store first (a transaction must be open); when that fails the answer
+//  is NULL and the turn is spoilt (group_error), since callers take NULL
+//  for "no such wave".  A read-back adds to the maps: never look a wave up
+//  inside a walk of self->waves.  A wave_t stays valid until the next tick
+//  (waves_retire).
 wave_t *broker_wave (broker_t *self, const char *wave_id);
 wave_t *broker_wave_by_seq (broker_t *self, uint32_t seq);
 //  Adds a wave loaded or created by intake (takes ownership of wave).
@@ -229,8 +236,13 @@ wave_t *broker_wave_add (broker_t *self, Wob__Wave *wave, char *err);
 //  of memory, a few per call (the tick): broker_wave and
 //  broker_wave_by_seq read such a wave back when it is asked for.
 void waves_retire (broker_t *self);
-//  Reads back the retired waves of a campaign (a report sums them all).
-int waves_recall_campaign (broker_t *self, const char *campaign, char *err);
+//  Calls fn for every wave of campaign (NULL: all), in memory or not,
+//  by seq (newest or oldest first), until fn returns non-zero (returned).
+//  A retired wave is read into a copy that lives for the call only: it is
+//  not brought back into memory.  fn must not look waves up.
+typedef int (waves_fn) (broker_t *self, wave_t *wave, void *arg);
+int waves_each (broker_t *self, const char *campaign, bool newest_first, waves_fn *fn, void *arg,
+                char *err);
 size_t waves_retired_count (broker_t *self);
 //  Says the wave's counts, rule counts or report tallies changed in this
 //  turn: the turn's end writes back those of such waves only.
@@ -605,6 +617,7 @@ int tally_flush (broker_t *self, char *err);
 void tally_wave_destroy (wave_t *wave);
 //  Forgets every row remembered for orders (the waves' caches were dropped).
 void tally_forget (broker_t *self);
+int tally_setup (broker_t *self, char *err);
 void tally_teardown (broker_t *self);
 
 //  --- reports.c ----------------------------------------------------------
@@ -612,6 +625,9 @@ void tally_teardown (broker_t *self);
 //  sums of the stored tallies (flushed: between turns, or after
 //  tally_flush), no order read.  reports_query answers the request.
 int reports_build (broker_t *self, Wob__ReportQuery *msg, Wob__Report **report_p, char *err);
+//  The same over a wave in hand (msg->wave is its id): a listing's copy.
+int reports_build_wave (broker_t *self, Wob__ReportQuery *msg, wave_t *wave,
+                        Wob__Report **report_p, char *err);
 void reports_query (broker_t *self, Wob__ReportQuery *msg);
 //  outcome import: later outcomes per customer (validated whole first).
 void reports_import (broker_t *self, Wob__OutcomeImport *msg);

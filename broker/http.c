@@ -3,9 +3,8 @@
 
       GET /                     the dashboard page (HTML, CSS, JS embedded
                                 in the binary at build time, broker/web/)
-      GET /api/waves            the waves in memory (all but drained, idle
-                                ones: "retired" counts those): state,
-                                counts, progress, report
+      GET /api/waves            every wave: state, counts, progress, report
+                                ("retired": how many are out of memory)
       GET /api/waves/ID         one wave (its "report" is `wobctl report
                                 --wave ID --json`, from lib/report.c)
       GET /api/report?wave=W|campaign=C&by=D&level=N&under=PATH
@@ -99,6 +98,14 @@ s_reply (struct MHD_Connection *conn, unsigned status, const char *type, body_t 
     return s_send (conn, status, type, body->text, body->size, MHD_RESPMEM_MUST_FREE);
 }
 
+//  Drops a body that will not be sent.
+static void
+s_discard (body_t *body)
+{
+    fclose (body->out);
+    free (body->text);
+}
+
 static enum MHD_Result
 s_error (struct MHD_Connection *conn, unsigned status, const char *message)
 {
@@ -136,11 +143,13 @@ s_channel_orders (const store_stats_t *st, int c)
 
 //  A report as `wobctl report --json` prints it (the caller holds a read
 //  transaction: the tallies come from the store).
+//  The report query asks for, as JSON; over wave when not NULL.
 static int
-s_report_json (broker_t *self, FILE *out, Wob__ReportQuery *query, char *err)
+s_report_json (broker_t *self, FILE *out, Wob__ReportQuery *query, wave_t *wave, char *err)
 {
     Wob__Report *msg;
-    int rc = reports_build (self, query, &msg, err);
+    int rc = wave? reports_build_wave (self, query, wave, &msg, err):
+                   reports_build (self, query, &msg, err);
     if (rc)
         return rc;
     wob_report_t report;
@@ -227,16 +236,24 @@ s_wave_json (broker_t *self, wave_t *wave, FILE *out)
     Wob__ReportQuery query = WOB__REPORT_QUERY__INIT;
     query.wave = w->id;
     char err [WOB_ERRLEN];
-    if (s_report_json (self, out, &query, err))
+    if (s_report_json (self, out, &query, wave, err))
         wob_json_string (out, err);
     fprintf (out, "}");
 }
 
+typedef struct {
+    FILE *out;
+    size_t count;
+} listing_t;
+
+//  One wave of the list (waves_fn).
 static int
-s_by_seq_desc (const void *a, const void *b)
+s_list_wave (broker_t *self, wave_t *wave, void *arg)
 {
-    uint32_t x = (*(wave_t * const *) a)->wave->seq, y = (*(wave_t * const *) b)->wave->seq;
-    return x < y? 1: x > y? -1: 0;
+    listing_t *listing = arg;
+    fprintf (listing->out, "%s", listing->count++? ",\n  ": "");
+    s_wave_json (self, wave, listing->out);
+    return 0;
 }
 
 static enum MHD_Result
@@ -267,33 +284,26 @@ s_api_waves (http_t *self, struct MHD_Connection *conn, const char *id)
         fputc ('\n', body.out);
         return s_reply (conn, MHD_HTTP_OK, S_JSON, &body);
     }
-    //  The waves in memory (drained ones leave it after a while: "retired"
-    //  says how many, each still at /api/waves/ID), newest first: the page
-    //  shows the live ones at the top.
-    size_t count = zhashx_size (broker->waves);
-    wave_t **waves = calloc (count + 1, sizeof (wave_t *));
+    //  Every wave, newest first: the page shows the live ones at the top.
+    //  Those out of memory (drained, idle: "retired" counts them) are read
+    //  as copies, not brought back into memory by a page that polls.
     body_t body;
-    if (!waves || !s_open (&body)) {
-        free (waves);
+    if (!s_open (&body))
         return MHD_NO;
-    }
-    size_t i = 0;
-    for (wave_t *wave = zhashx_first (broker->waves); wave && i < count;
-         wave = zhashx_next (broker->waves))
-        waves [i++] = wave;
-    qsort (waves, i, sizeof (wave_t *), s_by_seq_desc);
     fprintf (body.out, "{\"now_ms\": %" PRId64 ", \"retired\": %zu, \"waves\": [",
              broker->now, waves_retired_count (broker));
     char err [WOB_ERRLEN];
-    bool reading = store_read_begin (broker->store, err) == 0;
-    for (size_t j = 0; j < i; j++) {
-        fprintf (body.out, "%s", j? ",\n  ": "");
-        s_wave_json (broker, waves [j], body.out);
-    }
-    if (reading)
+    listing_t listing = { body.out, 0 };
+    int rc = store_read_begin (broker->store, err);
+    if (!rc) {
+        rc = waves_each (broker, NULL, true, s_list_wave, &listing, err);
         store_read_end (broker->store);
+    }
+    if (rc) {
+        s_discard (&body);
+        return s_error (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, err);
+    }
     fprintf (body.out, "]}\n");
-    free (waves);
     return s_reply (conn, MHD_HTTP_OK, S_JSON, &body);
 }
 
@@ -457,11 +467,10 @@ s_api_report (http_t *self, struct MHD_Connection *conn)
     char err [WOB_ERRLEN];
     int rc = store_read_begin (self->broker->store, err);
     if (!rc)
-        rc = s_report_json (self->broker, body.out, &query, err);
+        rc = s_report_json (self->broker, body.out, &query, NULL, err);
     store_read_end (self->broker->store);
     if (rc) {
-        fclose (body.out);
-        free (body.text);
+        s_discard (&body);
         return s_error (conn, rc == WOB_ERR_NOT_FOUND? MHD_HTTP_NOT_FOUND:
                         rc == WOB_ERR_INVALID? MHD_HTTP_BAD_REQUEST:
                         MHD_HTTP_INTERNAL_SERVER_ERROR, err);

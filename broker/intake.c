@@ -163,6 +163,8 @@ s_begin (broker_t *self, Wob__SubmitBegin *msg, wave_t **wave_p)
             return NULL;
         }
         if (!(*wave_p = broker_wave_add (self, wave, err))) {
+            //  Stored but not in memory: this turn must not commit
+            snprintf (self->group_error, sizeof (self->group_error), "%s", err);
             broker_error (self, WOB__ERROR_CODE__ERR_STORE, "submit: %s", err);
             return NULL;
         }

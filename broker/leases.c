@@ -122,7 +122,8 @@ leases_grant (broker_t *self, worker_t *worker, Wob__Order *order, char *err)
     if (order->attempts == 1)
         order->contacted_ms = self->now;    //  what frequency caps count
     order->lease_deadline_ms = self->now + channel->lease_ms;
-    //  "leased to W until T (attempt N)", built by hand: every lease's
+    //  "leased to W until T (attempt N)", built by hand: every lease
+    //  writes one, and printf's parsing showed in the profile
     char reason [160], when [32];
     size_t len = 0;
     wob_append (reason, sizeof (reason), &len, "leased to ");
@@ -148,8 +149,10 @@ leases_grant (broker_t *self, worker_t *worker, Wob__Order *order, char *err)
     dispatch_worker_changed (self, worker);
     //  The order travels to the worker after the commit.
     if (!worker->batch) {
-        if (!(worker->batch = leasebatch_new ()))
+        if (!(worker->batch = leasebatch_new ())) {
+            wob__order__free_unpacked (order, NULL);
             return wob_fail (err, WOB_ERR_NOMEM, "out of memory queueing a lease");
+        }
         workers_pending (self, worker);
     }
     wave_t *wave = broker_wave_by_seq (self, order->wave_seq);

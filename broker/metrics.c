@@ -202,7 +202,7 @@ metrics_prometheus (broker_t *self, FILE *out)
     //  Orders and outcomes, summed over the waves' running counts.
     uint64_t states [BROKER_MAX_CHANNELS][16] = { { 0 } };
     uint64_t outcomes [BROKER_MAX_CHANNELS][16] = { { 0 } };
-    uint64_t waves [8] = { 0 };
+    uint64_t waves [BROKER_WAVE_STATES] = { 0 };
     //  Waves out of memory count with what they held when they left
     for (int c = 0; c < BROKER_MAX_CHANNELS; c++)
         for (int s = 0; s < 16; s++) {
@@ -216,7 +216,7 @@ metrics_prometheus (broker_t *self, FILE *out)
                 states [c][s] += wave->stats.channel_state [c][s];
                 outcomes [c][s] += wave->stats.channel_outcome [c][s];
             }
-        if (wave->wave->state >= 0 && wave->wave->state < 8)
+        if (wave->wave->state >= 0 && wave->wave->state < BROKER_WAVE_STATES)
             waves [wave->wave->state]++;
     }
     s_family (out, "wob_orders", "gauge", "Orders by state and channel, summed over all "

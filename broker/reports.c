@@ -109,24 +109,6 @@ s_dimension (const char *by)
     return 0;
 }
 
-//  The waves a report covers: one, or every wave of the campaign.
-static size_t
-s_waves (broker_t *self, Wob__ReportQuery *msg, wave_t **waves, size_t max)
-{
-    size_t n = 0;
-    if (*msg->wave) {
-        wave_t *wave = broker_wave (self, msg->wave);
-        if (wave)
-            waves [n++] = wave;
-        return n;
-    }
-    for (wave_t *wave = zhashx_first (self->waves); wave && n < max;
-         wave = zhashx_next (self->waves))
-        if (streq (wave->wave->campaign, msg->campaign))
-            waves [n++] = wave;
-    return n;
-}
-
 //  The report's labels: the union of the waves', in order of first sight.
 static void
 s_labels (Wob__Report *report, wave_t *wave, uint8_t *map)
@@ -160,8 +142,39 @@ s_row_msg (const char *key, const wob_tally_t *tally)
     return row;
 }
 
-int
-reports_build (broker_t *self, Wob__ReportQuery *msg, Wob__Report **report_p, char *err)
+//  A report in the making: what each wave adds to.
+typedef struct {
+    Wob__Report *report;
+    collect_t c;
+    wob_tally_t total;          //  every row of the waves
+    wob_tally_t shown;          //  the rows under c.under
+    size_t waves;               //  added so far
+    char *err;
+} build_t;
+
+//  Adds one wave's rows to the report (waves_fn).
+static int
+s_add_wave (broker_t *self, wave_t *wave, void *arg)
+{
+    build_t *b = arg;
+    s_labels (b->report, wave, b->c.map);
+    b->c.into = NULL;
+    int rc = store_tally_each (self->store, wave->wave->seq, b->c.dimension, s_collect, &b->c,
+                               b->err);
+    b->c.into = &b->total;          //  under a region, its rows' sum is the total
+    if (!rc && !b->c.under)
+        rc = store_tally_each (self->store, wave->wave->seq, 'c', s_collect, &b->c, b->err);
+    if (!rc && !b->waves++)
+        b->report->campaign = strdup (wave->wave->campaign);
+    return rc;
+}
+
+//  The report msg asks for, over the given wave or, when NULL, the wave or
+//  campaign msg names.  A campaign's waves out of memory are read as
+//  copies (waves_each): a report polled every few seconds must not keep
+//  a campaign's old waves in memory.
+static int
+s_build (broker_t *self, Wob__ReportQuery *msg, wave_t *wave, Wob__Report **report_p, char *err)
 {
     *report_p = NULL;
     const char *by = *msg->by? msg->by: "channel";
@@ -177,61 +190,64 @@ reports_build (broker_t *self, Wob__ReportQuery *msg, Wob__Report **report_p, ch
     if (msg->level > 4)
         return wob_fail (err, WOB_ERR_INVALID, "report: region level %u: levels are 1 "
                          "province, 2 city, 3 district, 4 grid", msg->level);
-    //  A campaign's report sums every wave of it: those out of memory too
-    if (*msg->campaign && waves_recall_campaign (self, msg->campaign, err))
-        return WOB_ERR_STORE;
-    size_t max = zhashx_size (self->waves) + 1;
-    wave_t **waves = calloc (max, sizeof (wave_t *));
-    size_t n_waves = s_waves (self, msg, waves, max);
-    if (!n_waves) {
-        free (waves);
-        return *msg->wave?
+    build_t b = {
+        .c = { .dimension = dimension, .level = dimension == 'r'? (msg->level? msg->level: 1): 0,
+               .under = *msg->under? msg->under: NULL, .rows = zhashx_new () },
+        .err = err
+    };
+    b.c.shown = &b.shown;
+    zhashx_set_destructor (b.c.rows, s_free);
+    b.report = calloc (1, sizeof (Wob__Report));
+    wob__report__init (b.report);
+    b.report->labels = calloc (WOB_TALLY_LABELS, sizeof (char *));
+    int rc = 0;
+    if (*msg->wave) {
+        if (!wave)
+            wave = broker_wave (self, msg->wave);
+        if (wave)
+            rc = s_add_wave (self, wave, &b);
+    }
+    else
+        rc = waves_each (self, msg->campaign, false, s_add_wave, &b, err);
+    if (!rc && !b.waves)
+        rc = *msg->wave?
             wob_fail (err, WOB_ERR_NOT_FOUND, "report: wave '%.64s' does not exist", msg->wave):
             wob_fail (err, WOB_ERR_NOT_FOUND, "report: campaign '%.64s' has no waves",
                       msg->campaign);
-    }
-    int rc = 0;
-    Wob__Report *report = calloc (1, sizeof (*report));
-    wob__report__init (report);
-    report->labels = calloc (WOB_TALLY_LABELS, sizeof (char *));
-    wob_tally_t total, shown;
-    memset (&total, 0, sizeof (total));
-    memset (&shown, 0, sizeof (shown));
-    collect_t c = {
-        .dimension = dimension, .level = dimension == 'r'? (msg->level? msg->level: 1): 0,
-        .under = *msg->under? msg->under: NULL, .rows = zhashx_new (), .shown = &shown
-    };
-    zhashx_set_destructor (c.rows, s_free);
-    for (size_t i = 0; i < n_waves && !rc; i++) {
-        s_labels (report, waves [i], c.map);
-        c.into = NULL;
-        rc = store_tally_each (self->store, waves [i]->wave->seq, dimension, s_collect, &c, err);
-        c.into = &total;            //  under a region, its rows' sum is the total
-        if (!rc && !c.under)
-            rc = store_tally_each (self->store, waves [i]->wave->seq, 'c', s_collect, &c, err);
-    }
     if (!rc) {
+        Wob__Report *report = b.report;
         report->wave = strdup (msg->wave);
-        report->campaign = strdup (waves [0]->wave->campaign);
         report->by = strdup (by);
-        report->level = c.level;
-        report->waves = (uint32_t) n_waves;
-        zlistx_t *keys = zhashx_keys (c.rows);
+        report->level = b.c.level;
+        report->waves = (uint32_t) b.waves;
+        zlistx_t *keys = zhashx_keys (b.c.rows);
         zlistx_set_comparator (keys, (zlistx_comparator_fn *) s_compare);
         zlistx_sort (keys);
         report->rows = calloc (zlistx_size (keys) + 1, sizeof (Wob__ReportRow *));
         for (const char *key = zlistx_first (keys); key; key = zlistx_next (keys))
-            report->rows [report->n_rows++] = s_row_msg (key, zhashx_lookup (c.rows, key));
+            report->rows [report->n_rows++] = s_row_msg (key, zhashx_lookup (b.c.rows, key));
         zlistx_destroy (&keys);
         //  Under a region, the total is that region's
-        report->total = s_row_msg ("total", c.under? &shown: &total);
+        report->total = s_row_msg ("total", b.c.under? &b.shown: &b.total);
         *report_p = report;
     }
     else
-        wob__report__free_unpacked (report, NULL);
-    zhashx_destroy (&c.rows);
-    free (waves);
+        wob__report__free_unpacked (b.report, NULL);
+    zhashx_destroy (&b.c.rows);
     return rc;
+}
+
+int
+reports_build (broker_t *self, Wob__ReportQuery *msg, Wob__Report **report_p, char *err)
+{
+    return s_build (self, msg, NULL, report_p, err);
+}
+
+int
+reports_build_wave (broker_t *self, Wob__ReportQuery *msg, wave_t *wave, Wob__Report **report_p,
+                    char *err)
+{
+    return s_build (self, msg, wave, report_p, err);
 }
 
 void

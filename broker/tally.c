@@ -224,8 +224,6 @@ s_event (broker_t *self, Wob__Order *order, event_t event, int slot)
 {
     if (slot < 0 || slot >= WOB_REPORT_SLOTS)
         return;
-    if (!self->tally_memo && !(self->tally_memo = calloc (1, sizeof (tally_memo_t))))
-        return;
     const char *worker = order->worker && *order->worker? order->worker: "";
     memo_t *memo = &self->tally_memo->slots [order->id % TALLY_MEMO];
     if (s_memo_fits (self, memo, order, worker)) {
@@ -320,6 +318,13 @@ void
 tally_forget (broker_t *self)
 {
     self->tally_epoch++;
+}
+
+int
+tally_setup (broker_t *self, char *err)
+{
+    self->tally_memo = calloc (1, sizeof (tally_memo_t));
+    return self->tally_memo? 0: wob_fail (err, WOB_ERR_NOMEM, "out of memory for the tallies");
 }
 
 void

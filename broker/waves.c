@@ -1,5 +1,5 @@
-/*  waves.c - the waves in memory: every wave the store holds, by id and
-    by seq, with its running counts and rule counts; the open ones (the
+/*  waves.c - the waves in memory: every wave in use, by id and by seq,
+    with its running counts and rule counts; the open ones (the
     only ones dispatch looks at); and, at the end of each turn, writing
     back the counts and report tallies of the waves that changed in it.
 
@@ -17,9 +17,11 @@
     id, campaign, seq and state stay (retired_t, ~100 bytes), its counts
     are added to the retired totals /metrics reports, and broker_wave and
     broker_wave_by_seq read it back from the store the moment anything
-    asks for it (a status query, an imported outcome, a report, a control
-    command, a resubmission of its id).  At start-up, drained waves are
-    retired as they are loaded.                                          */
+    asks for it (a status query, an imported outcome, a report on it, a
+    control command, a resubmission of its id).  Listings and campaign
+    reports (waves_each) read a retired wave into a copy instead, one at a
+    time: a dashboard polling every wave must not keep them all in memory.
+    At start-up, drained waves are retired as they are loaded.          */
 
 #include "broker.h"
 
@@ -164,8 +166,9 @@ s_load_count (void *arg, const char *rule, uint64_t count)
     return 0;
 }
 
-wave_t *
-broker_wave_add (broker_t *self, Wob__Wave *w, char *err)
+//  A wave with its counts read from the store, in no map yet (takes w).
+static wave_t *
+s_wave_new (broker_t *self, Wob__Wave *w, char *err)
 {
     wave_t *wave = calloc (1, sizeof (wave_t));
     if (!wave) {
@@ -184,6 +187,15 @@ broker_wave_add (broker_t *self, Wob__Wave *w, char *err)
     //  Assume every queue run may hold orders until a look says otherwise.
     for (int c = 0; c < BROKER_MAX_CHANNELS; c++)
         wave->may_have_queued [c] = true;
+    return wave;
+}
+
+wave_t *
+broker_wave_add (broker_t *self, Wob__Wave *w, char *err)
+{
+    wave_t *wave = s_wave_new (self, w, err);
+    if (!wave)
+        return NULL;
     zhashx_update (self->waves, w->id, wave);
     broker_waves_changed (self);
     char key [16];
@@ -264,7 +276,7 @@ s_retire (broker_t *self, wave_t *wave)
     retired->campaign = campaign;
     memcpy (retired->id, w->id, len + 1);
     s_stats_add (&self->retired_stats, &wave->stats, 1);
-    if (w->state >= 0 && w->state < 8)
+    if (w->state >= 0 && w->state < BROKER_WAVE_STATES)
         self->retired_states [w->state]++;
     //  Its report rows go with it, and any order's memory of them
     if (wave->tallies)
@@ -298,7 +310,7 @@ s_recall (broker_t *self, retired_t *retired)
         return NULL;
     }
     s_stats_add (&self->retired_stats, &wave->stats, -1);
-    if (retired->state >= 0 && retired->state < 8)
+    if (retired->state >= 0 && retired->state < BROKER_WAVE_STATES)
         self->retired_states [retired->state]--;
     zhashx_delete (self->retired_by_seq, WOB_ID_KEY (retired->seq));
     zhashx_delete (self->retired, wave->wave->id);  //  frees retired
@@ -320,24 +332,57 @@ waves_retire (broker_t *self)
     }
 }
 
-int
-waves_recall_campaign (broker_t *self, const char *campaign, char *err)
+typedef struct {
+    uint32_t seq;
+    wave_t *wave;               //  in memory, or
+    retired_t *retired;         //  out of it
+} ref_t;
+
+static int
+s_ref_newest_first (const void *a, const void *b)
 {
-    //  Ids copied first: each recall changes the map
-    zlistx_t *ids = zlistx_new ();
-    if (!ids)
-        return wob_fail (err, WOB_ERR_NOMEM, "out of memory reading back waves");
-    zlistx_set_duplicator (ids, (czmq_duplicator *) strdup);
-    zlistx_set_destructor (ids, (czmq_destructor *) zstr_free);
+    uint32_t x = ((const ref_t *) a)->seq, y = ((const ref_t *) b)->seq;
+    return x < y? 1: x > y? -1: 0;
+}
+
+int
+waves_each (broker_t *self, const char *campaign, bool newest_first, waves_fn *fn, void *arg,
+            char *err)
+{
+    size_t n = 0;
+    ref_t *refs = malloc ((zhashx_size (self->waves) + zhashx_size (self->retired) + 1)
+                          * sizeof (ref_t));
+    if (!refs)
+        return wob_fail (err, WOB_ERR_NOMEM, "out of memory listing waves");
+    for (wave_t *wave = zhashx_first (self->waves); wave; wave = zhashx_next (self->waves))
+        if (!campaign || streq (wave->wave->campaign, campaign))
+            refs [n++] = (ref_t) { wave->wave->seq, wave, NULL };
     for (retired_t *retired = zhashx_first (self->retired); retired;
          retired = zhashx_next (self->retired))
-        if (streq (retired->campaign, campaign))
-            zlistx_add_end (ids, retired->id);
+        if (!campaign || streq (retired->campaign, campaign))
+            refs [n++] = (ref_t) { retired->seq, NULL, retired };
+    qsort (refs, n, sizeof (ref_t), s_ref_newest_first);
     int rc = 0;
-    for (char *id = zlistx_first (ids); id && !rc; id = zlistx_next (ids))
-        if (!broker_wave (self, id))
-            rc = wob_fail (err, WOB_ERR_STORE, "%s", self->group_error);
-    zlistx_destroy (&ids);
+    for (size_t i = 0; i < n && !rc; i++) {
+        ref_t *ref = &refs [newest_first? i: n - 1 - i];
+        if (ref->wave) {
+            rc = fn (self, ref->wave, arg);
+            continue;
+        }
+        //  A copy, one at a time: a listing is not a use
+        Wob__Wave *w;
+        wave_t *copy = NULL;
+        if (store_wave_get (self->store, ref->retired->id, &w, err) == 0)
+            copy = s_wave_new (self, w, err);
+        if (!copy) {
+            rc = WOB_ERR_STORE;
+            break;
+        }
+        rc = fn (self, copy, arg);
+        void *item = copy;
+        s_wave_destroy (&item);
+    }
+    free (refs);
     return rc;
 }
 

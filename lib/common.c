@@ -249,6 +249,8 @@ wob_utf8_valid (const char *s, size_t len)
 void
 wob_append (char *out, size_t size, size_t *len, const char *text)
 {
+    if (!size || *len >= size)
+        return;                 //  no room, not even for the terminator
     size_t n = strlen (text);
     if (n > size - 1 - *len)
         n = size - 1 - *len;
