@@ -169,11 +169,13 @@ s_apply (wob_tally_t *t, event_t event, int slot)
 
 //  The order's rows in every dimension (day: only when with_day), at most
 //  5; -1 after a store failure, which spoils the turn (group_error): the
-//  counts must not drift from the orders.
+//  counts must not drift from the orders.  *wave_p (if given): their wave.
 static int
-s_rows (broker_t *self, Wob__Order *order, bool with_day, tally_row_t **rows)
+s_rows (broker_t *self, Wob__Order *order, bool with_day, tally_row_t **rows, wave_t **wave_p)
 {
     wave_t *wave = broker_wave_by_seq (self, order->wave_seq);
+    if (wave_p)
+        *wave_p = wave;
     if (!wave)
         return 0;
     char region [400] = "";
@@ -232,10 +234,9 @@ s_event (broker_t *self, Wob__Order *order, event_t event, int slot)
     }
     else {
         memo->order_id = 0;
-        memo->n = s_rows (self, order, true, memo->rows);
+        memo->n = s_rows (self, order, true, memo->rows, &memo->wave);
         if (memo->n < 0)
             return;
-        memo->wave = broker_wave_by_seq (self, order->wave_seq);
         memo->order_id = memo->n? order->id: 0;
         memo->epoch = self->tally_epoch;
         memo->day_from = self->tally_day_from;
@@ -340,7 +341,7 @@ tally_imported (broker_t *self, Wob__Order *order, int group, int label, int del
     if (group < 0 || group >= WOB_TALLY_GROUPS || label < 0 || label >= WOB_TALLY_LABELS)
         return;
     tally_row_t *rows [5];
-    int n = s_rows (self, order, false, rows);
+    int n = s_rows (self, order, false, rows, NULL);
     for (int i = 0; i < n; i++) {
         rows [i]->tally.imported_n [group] += (uint64_t) delta;
         rows [i]->tally.imported [group][label] += (uint64_t) delta;

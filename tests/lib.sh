@@ -119,6 +119,23 @@ open_count () {
 }
 wave_finished () { [ "$(open_count "$1")" = 0 ]; }
 
+# submit_waves COUNT ROWS SEED: submits COUNT SMS waves W-1..W-COUNT of ROWS
+# generated targets each (wave N: $WORK/wN.yaml, its targets the Nth
+# $WORK/part-NNNN.csv); WAVES is how many were tried.
+submit_waves () {
+  "$BIN/wobctl" gen --count $(( $1 * $2 )) --seed "$3" --out "$WORK/all.csv"
+  head -n 1 "$WORK/all.csv" > "$WORK/header"
+  tail -n +2 "$WORK/all.csv" | split -l "$2" -d -a 4 - "$WORK/part-"
+  WAVES=0
+  local part
+  for part in "$WORK"/part-????; do
+    WAVES=$((WAVES + 1))
+    cat "$WORK/header" "$part" > "$part.csv"
+    make_wave "$WORK/w$WAVES.yaml" "W-$WAVES" "$part.csv"
+    ctl submit "$WORK/w$WAVES.yaml" >/dev/null || echo "# wave W-$WAVES refused" >&2
+  done
+}
+
 # make_wave FILE WAVE_ID TARGETS [PLAN_CHANNEL]: a one-channel wave descriptor.
 make_wave () {
   cat > "$1" <<EOW

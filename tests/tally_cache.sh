@@ -7,16 +7,8 @@
 source "$(dirname "$0")/lib.sh"
 
 start_broker "$WORK/data" "*" --heartbeat-ms 200
-"$BIN/wobctl" gen --count 40000 --seed 77 --out "$WORK/all.csv"
-head -n 1 "$WORK/all.csv" > "$WORK/header"
-tail -n +2 "$WORK/all.csv" | split -l 400 -d -a 3 - "$WORK/part-"
-waves=0
-for part in "$WORK"/part-*; do
-  waves=$((waves + 1))
-  cat "$WORK/header" "$part" > "$part.csv"
-  make_wave "$WORK/w$waves.yaml" "W-$waves" "$part.csv"
-  ctl submit "$WORK/w$waves.yaml" >/dev/null || echo "# wave W-$waves refused" >&2
-done
+submit_waves 100 400 77
+waves=$WAVES
 check "100 waves submitted" [ "$waves" = 100 ]
 start_worker --channel sms --name s1 --capacity 400 --heartbeat-ms 200 \
     --outcomes delivered=0.7,undelivered=0.3 --seed 9

@@ -18,16 +18,8 @@ in_memory () { curl -sf "$HTTP/metrics" | awk '$1 == "wob_waves_in_memory" {prin
 # The metrics that sum over waves: orders by state and channel, waves by state
 sums () { curl -sf "$HTTP/metrics" | grep -E '^wob_(orders|outcomes|waves)\{' | sort; }
 
-"$BIN/wobctl" gen --count 1500 --seed 5 --out "$WORK/all.csv"
-head -n 1 "$WORK/all.csv" > "$WORK/header"
-tail -n +2 "$WORK/all.csv" | split -l 50 -d -a 2 - "$WORK/part-"
-n=0
-for part in "$WORK"/part-*; do
-  n=$((n + 1))
-  cat "$WORK/header" "$part" > "$part.csv"
-  make_wave "$WORK/w$n.yaml" "W-$n" "$part.csv"
-  ctl submit "$WORK/w$n.yaml" >/dev/null
-done
+submit_waves 30 50 5
+n=$WAVES
 check_eq "30 waves submitted" 30 "$n"
 "$BIN/wobctl" gen --count 20 --seed 6 --out "$WORK/visits.csv"
 make_wave "$WORK/live.yaml" "W-live" "$WORK/visits.csv" visit
@@ -44,7 +36,7 @@ check_eq "all 31 waves are in memory while in use" 31 "$(in_memory)"
 # What supervisors see before the waves leave memory
 sums > "$WORK/sums-before"
 wave_json W-7 > "$WORK/w7-before"
-msisdn=$(sed -n 2p "$WORK/part-06.csv" | cut -d, -f1)      # a target of W-7
+msisdn=$(sed -n 2p "$WORK/part-0006.csv" | cut -d, -f1)      # a target of W-7
 ctl --json status --msisdn "$msisdn" > "$WORK/order-before"
 ctl --json report --campaign C-test --by region > "$WORK/report-before"
 curl -sf "$HTTP/api/waves" | jq -S '.waves' > "$WORK/list-before"
